@@ -1,0 +1,1 @@
+"""Serverless patterns for Pulumi: one ComponentResource per pattern, built on components.core."""

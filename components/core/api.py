@@ -1,0 +1,119 @@
+"""REST API stage defaults: X-Ray, JSON access logs with retention, throttling, no data trace.
+
+API Gateway writes access logs through its account-level CloudWatch role, set once per
+Region: `ApiGatewayAccount` is that small separate component (`__main__` makes it when the
+stack sets `apiGatewayAccount: true`), never something each pattern does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.core import defaults, iam
+from components.core.scope import Scope
+
+_API_GATEWAY_PUSH_TO_LOGS = (
+    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageSpec:
+    stage_name: str = "v1"
+    throttle_rate: float = defaults.API_THROTTLE_RATE
+    throttle_burst: int = defaults.API_THROTTLE_BURST
+
+    def __post_init__(self) -> None:
+        if not self.stage_name.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"stage_name must be alphanumeric, '-' or '_' ({self.stage_name!r})")
+        if self.throttle_rate <= 0:
+            raise ValueError(f"throttle_rate must be positive (got {self.throttle_rate})")
+        if self.throttle_burst < 1:
+            raise ValueError(f"throttle_burst must be at least 1 (got {self.throttle_burst})")
+
+
+class RestStage:
+    """Deployment + stage + method settings + access log group for one REST API."""
+
+    def __init__(
+        self,
+        scope: Scope,
+        api: aws.apigateway.RestApi,
+        spec: StageSpec,
+        *,
+        routes: Sequence[pulumi.Resource],
+        fingerprint: str,
+    ) -> None:
+        """`routes` are the methods and integrations the deployment must follow;
+        `fingerprint` changes whenever they do, so a new deployment is cut."""
+        self.log_group = aws.cloudwatch.LogGroup(
+            scope.child("access-logs"),
+            name=f"/aws/apigateway/{scope.physical('api')}/{spec.stage_name}",
+            retention_in_days=scope.settings.log_retention_days,
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        self.deployment = aws.apigateway.Deployment(
+            scope.child("deployment"),
+            rest_api=api.id,
+            triggers={"redeployment": hashlib.sha256(fingerprint.encode()).hexdigest()},
+            opts=pulumi.ResourceOptions(parent=scope.component, depends_on=list(routes)),
+        )
+        self.stage = aws.apigateway.Stage(
+            scope.child("stage"),
+            rest_api=api.id,
+            deployment=self.deployment.id,
+            stage_name=spec.stage_name,
+            xray_tracing_enabled=True,
+            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+                destination_arn=self.log_group.arn,
+                format=json.dumps(defaults.ACCESS_LOG_FORMAT, separators=(",", ":")),
+            ),
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        self.method_settings = aws.apigateway.MethodSettings(
+            scope.child("throttling"),
+            rest_api=api.id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings=aws.apigateway.MethodSettingsSettingsArgs(
+                throttling_rate_limit=spec.throttle_rate,
+                throttling_burst_limit=spec.throttle_burst,
+                metrics_enabled=True,
+                logging_level="OFF",
+                data_trace_enabled=False,
+            ),
+            opts=scope.opts(),
+        )
+        self.invoke_url = self.stage.invoke_url
+
+
+class ApiGatewayAccount(pulumi.ComponentResource):
+    """API Gateway's account-level CloudWatch role for this Region (one per account+Region)."""
+
+    def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("serverless-patterns:core:ApiGatewayAccount", name, None, opts)
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=iam.assume_role_policy("apigateway.amazonaws.com"),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-push-to-logs",
+            role=self.role.name,
+            policy_arn=_API_GATEWAY_PUSH_TO_LOGS,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.account = aws.apigateway.Account(
+            f"{name}-account",
+            cloudwatch_role_arn=self.role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.attachment]),
+        )
+        self.register_outputs({"role_arn": self.role.arn})

@@ -1,0 +1,142 @@
+"""Deterministic Lambda packages: one zip per `functions/<pattern>/` folder.
+
+The zip's bytes depend only on the files' paths and contents (sorted entries, fixed
+timestamps and modes), so its hash, and the function's `sourceCodeHash`, change only
+when the code does. A `requirements.txt` in the folder is bundled for the target
+architecture with pip's `--platform` flags (binary wheels only, nothing compiled here).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_DIR = ROOT / "functions"
+BUILD_DIR = ROOT / ".build"
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+_EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
+_EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
+
+Runner = Callable[[Sequence[str]], None]
+
+
+@dataclass(frozen=True)
+class Package:
+    """A built zip: where it is and the base64 SHA-256 Lambda compares (`sourceCodeHash`)."""
+
+    path: Path
+    sha256: str
+
+    @property
+    def archive(self) -> pulumi.FileArchive:
+        return pulumi.FileArchive(str(self.path))
+
+
+def _files(root: Path) -> Iterator[tuple[str, Path]]:
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_dir() or any(part in _EXCLUDED_DIRS for part in relative.parts):
+            continue
+        if path.suffix in _EXCLUDED_SUFFIXES or path.name == "requirements.txt":
+            continue
+        yield relative.as_posix(), path
+
+
+def zip_bytes(*roots: Path) -> bytes:
+    """The deterministic zip of every file under `roots` (later roots win on clashes)."""
+    entries: dict[str, Path] = {}
+    for root in roots:
+        entries.update(_files(root))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, entries[name].read_bytes(), compresslevel=9)
+    return buffer.getvalue()
+
+
+def pip_install_command(
+    requirements: Path, target: Path, architecture: str, python_version: str
+) -> list[str]:
+    """pip arguments that fetch Lambda-compatible wheels for another platform."""
+    if architecture not in _PLATFORMS:
+        raise ValueError(f"architecture must be one of {', '.join(_PLATFORMS)}")
+    return [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--requirement", str(requirements), "--target", str(target),
+        "--platform", _PLATFORMS[architecture], "--implementation", "cp",
+        "--python-version", python_version, "--only-binary=:all:", "--no-compile",
+    ]  # fmt: skip
+
+
+def _run(command: Sequence[str]) -> None:
+    subprocess.run(command, check=True)
+
+
+def build(
+    pattern: str,
+    *,
+    architecture: str = "arm64",
+    runtime: str = "python3.13",
+    functions_dir: Path = FUNCTIONS_DIR,
+    build_dir: Path = BUILD_DIR,
+    runner: Runner = _run,
+) -> Package:
+    """Zip `functions/<pattern>/` (plus its bundled requirements) into the build cache."""
+    source = functions_dir / pattern
+    if not source.is_dir():
+        raise ValueError(f"no Lambda source folder {source}")
+    roots = [source]
+    requirements = source / "requirements.txt"
+    with tempfile.TemporaryDirectory() as scratch:
+        if requirements.is_file():
+            deps = _bundled_dependencies(
+                requirements, architecture, runtime, build_dir, runner, Path(scratch)
+            )
+            roots.insert(0, deps)
+        data = zip_bytes(*roots)
+    digest = hashlib.sha256(data).digest()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    path = build_dir / f"{pattern}-{digest.hex()[:16]}.zip"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return Package(path=path, sha256=base64.b64encode(digest).decode())
+
+
+def _bundled_dependencies(
+    requirements: Path,
+    architecture: str,
+    runtime: str,
+    build_dir: Path,
+    runner: Runner,
+    scratch: Path,
+) -> Path:
+    """Install once per (requirements, platform) into a cached folder and return it."""
+    key = hashlib.sha256(
+        requirements.read_bytes() + f"|{architecture}|{runtime}".encode()
+    ).hexdigest()[:16]
+    cached = build_dir / "deps" / key
+    if not cached.is_dir():
+        staging = scratch / "deps"
+        python_version = runtime.removeprefix("python")
+        runner(pip_install_command(requirements, staging, architecture, python_version))
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(staging, cached, dirs_exist_ok=True)
+    return cached

@@ -1,0 +1,135 @@
+"""A work queue with its dead-letter queue, TLS-only policies and alarms.
+
+Encrypted (SQS-managed SSE), redriven to a DLQ after `max_receive_count` receives, the DLQ
+keeping messages 14 days, visibility at least 6x the consumer's timeout plus its batching
+window, and alarms on DLQ depth and on the age of the oldest message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.core import defaults
+from components.core.alarms import metric_alarm
+from components.core.scope import Scope
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueSpec:
+    consumer_timeout_s: int
+    batching_window_s: int = 0
+    max_receive_count: int = defaults.DLQ_MAX_RECEIVE_COUNT
+    retention_s: int = defaults.QUEUE_RETENTION_S
+    age_alarm_s: int = defaults.QUEUE_AGE_ALARM_S
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_receive_count <= 1000:
+            raise ValueError(
+                f"max_receive_count must be between 1 and 1000 (got {self.max_receive_count})"
+            )
+        if not 60 <= self.retention_s < defaults.DLQ_RETENTION_S:
+            # The DLQ must keep messages longer than the source: redrive keeps the enqueue time.
+            raise ValueError(
+                f"retention_s must be between 60 and {defaults.DLQ_RETENTION_S - 1} "
+                f"(got {self.retention_s})"
+            )
+        if self.visibility_timeout_s > 43200:
+            raise ValueError(
+                "consumer_timeout_s and batching_window_s give a visibility timeout over "
+                "SQS's 12-hour maximum"
+            )
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        return defaults.VISIBILITY_TIMEOUT_FACTOR * self.consumer_timeout_s + self.batching_window_s
+
+
+def tls_only_policy(queue_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    return pulumi.Output.from_input(queue_arn).apply(
+        lambda arn: json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "sqs:*",
+                        "Resource": arn,
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ],
+            }
+        )
+    )
+
+
+class DurableQueue:
+    """Queue + DLQ + policies + alarms, children of the scope's component."""
+
+    def __init__(self, scope: Scope, suffix: str, spec: QueueSpec) -> None:
+        self.dlq = aws.sqs.Queue(
+            scope.child(f"{suffix}-dlq"),
+            name=scope.physical(f"{suffix}-dlq", max_length=80),
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=defaults.DLQ_RETENTION_S,
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        self.queue = aws.sqs.Queue(
+            scope.child(suffix),
+            name=scope.physical(suffix, max_length=80),
+            sqs_managed_sse_enabled=True,
+            visibility_timeout_seconds=spec.visibility_timeout_s,
+            message_retention_seconds=spec.retention_s,
+            redrive_policy=self.dlq.arn.apply(
+                lambda arn: json.dumps(
+                    {"deadLetterTargetArn": arn, "maxReceiveCount": spec.max_receive_count}
+                )
+            ),
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        self.dlq_redrive_allow = aws.sqs.RedriveAllowPolicy(
+            scope.child(f"{suffix}-dlq-allow"),
+            queue_url=self.dlq.url,
+            redrive_allow_policy=self.queue.arn.apply(
+                lambda arn: json.dumps({"redrivePermission": "byQueue", "sourceQueueArns": [arn]})
+            ),
+            opts=scope.opts(),
+        )
+        self.policies = [
+            aws.sqs.QueuePolicy(
+                scope.child(f"{suffix}{kind}-policy"),
+                queue_url=queue.url,
+                policy=tls_only_policy(queue.arn),
+                opts=scope.opts(),
+            )
+            for kind, queue in (("", self.queue), ("-dlq", self.dlq))
+        ]
+        self.dlq_alarm = metric_alarm(
+            scope,
+            f"{suffix}-dlq-depth",
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.dlq.name},
+            threshold=0,
+            description="Messages reached the dead-letter queue",
+        )
+        self.age_alarm = metric_alarm(
+            scope,
+            f"{suffix}-age",
+            namespace="AWS/SQS",
+            metric="ApproximateAgeOfOldestMessage",
+            dimensions={"QueueName": self.queue.name},
+            threshold=spec.age_alarm_s,
+            evaluation_periods=5,
+            description=f"The oldest message has waited over {spec.age_alarm_s} s",
+        )
+        self.arn = self.queue.arn
+        self.url = self.queue.url
+        self.name = self.queue.name

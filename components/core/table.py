@@ -1,0 +1,68 @@
+"""DynamoDB table defaults: on-demand, PITR, encryption; ephemeral tables get TTL instead."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi_aws as aws
+
+from components.core import defaults
+from components.core.scope import Scope
+
+KEY_TYPES = ("S", "N", "B")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableSpec:
+    """hash_key / range_key: (name, type) with type in S, N, B.
+
+    ephemeral: sessions, tokens, connections: TTL on `ttl_attribute`, no PITR, tagged
+      `wa:data=ephemeral` so the policy pack expects TTL rather than backups.
+    stream_view_type: turns the stream on (NEW_IMAGE, OLD_IMAGE, NEW_AND_OLD_IMAGES, KEYS_ONLY).
+    """
+
+    hash_key: tuple[str, str]
+    range_key: tuple[str, str] | None = None
+    ephemeral: bool = False
+    ttl_attribute: str = defaults.TTL_ATTRIBUTE
+    stream_view_type: str | None = None
+    extra_attributes: Sequence[tuple[str, str]] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        for name, kind in (self.hash_key, *(k for k in [self.range_key] if k)):
+            if kind not in KEY_TYPES:
+                raise ValueError(f"key {name!r} type must be one of {', '.join(KEY_TYPES)}")
+        views = ("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
+        if self.stream_view_type is not None and self.stream_view_type not in views:
+            raise ValueError(f"stream_view_type must be one of {', '.join(views)}")
+
+
+def create_table(scope: Scope, suffix: str, spec: TableSpec) -> aws.dynamodb.Table:
+    keys = [spec.hash_key, *([spec.range_key] if spec.range_key else []), *spec.extra_attributes]
+    tags = scope.tags
+    if spec.ephemeral:
+        tags[defaults.TAG_DATA] = "ephemeral"
+    production = scope.settings.production
+    return aws.dynamodb.Table(
+        scope.child(suffix),
+        name=scope.physical(suffix, max_length=255),
+        billing_mode=defaults.BILLING_MODE,
+        hash_key=spec.hash_key[0],
+        range_key=spec.range_key[0] if spec.range_key else None,
+        attributes=[aws.dynamodb.TableAttributeArgs(name=n, type=t) for n, t in keys],
+        point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(
+            enabled=not spec.ephemeral
+        ),
+        server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(enabled=True),
+        ttl=(
+            aws.dynamodb.TableTtlArgs(attribute_name=spec.ttl_attribute, enabled=True)
+            if spec.ephemeral
+            else None
+        ),
+        stream_enabled=spec.stream_view_type is not None,
+        stream_view_type=spec.stream_view_type,
+        deletion_protection_enabled=production and not spec.ephemeral,
+        tags=tags,
+        opts=scope.opts(),
+    )

@@ -1,0 +1,222 @@
+"""A simulated AWS account for Pulumi mocks: realistic ids, ARNs, names and URLs.
+
+`SimulatedCloud` answers the engine's resource registrations and invokes the way the AWS
+provider would after a deployment: physical names from inputs or Pulumi-style auto-names,
+ARNs in each service's own format, queue and stage URLs, stream ARNs. Values are derived
+from the URN, so the same program gives the same plan every run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import pulumi
+
+ACCOUNT = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+# type-token module -> ARN service, where the two differ.
+_ARN_SERVICE = {
+    "cloudwatch": "cloudwatch",
+    "lambda": "lambda",
+    "sfn": "states",
+    "apigatewayv2": "apigateway",
+    "scheduler": "scheduler",
+    "pipes": "pipes",
+}
+_STATE_MACHINE_EPOCH = "2026-01-01T00:00:00.000"
+
+
+def _digest(*parts: str, length: int = 7) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
+
+
+def _api_id(*parts: str) -> str:
+    """API Gateway style 10-character lowercase id."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+    number = int(_digest(*parts, length=16), 16)
+    chars = []
+    for _ in range(10):
+        number, rest = divmod(number, len(alphabet))
+        chars.append(alphabet[rest])
+    return "".join(chars)
+
+
+class SimulatedCloud(pulumi.runtime.Mocks):
+    def __init__(self, region: str = DEFAULT_REGION, account: str = ACCOUNT) -> None:
+        self.region = region
+        self.account = account
+
+    # Invokes -----------------------------------------------------------------------------
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[Any]]:
+        token = args.token
+        if token == "aws:index/getRegion:getRegion":
+            region = args.args.get("region") or args.args.get("name") or self.region
+            return {
+                "id": region,
+                "name": region,
+                "region": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+                "description": region,
+            }, []
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "id": self.account,
+                "accountId": self.account,
+                "arn": f"arn:aws:iam::{self.account}:user/preview",
+                "userId": "AIDAPREVIEW",
+            }, []
+        if token == "aws:index/getPartition:getPartition":
+            return {
+                "id": "aws",
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "reverseDnsPrefix": "com.amazonaws",
+            }, []
+        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            document = policy_document_json(args.args)
+            return {
+                "id": _digest(json.dumps(document), length=10),
+                "json": json.dumps(document, indent=2),
+                "minifiedJson": json.dumps(document, separators=(",", ":")),
+            }, []
+        raise NotImplementedError(f"the simulated cloud has no answer for invoke {token}")
+
+    # Resources ---------------------------------------------------------------------------
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if not args.custom and not args.typ.startswith("pulumi:providers:"):
+            return None, {}
+        state = dict(args.inputs)
+        state.update(self._outputs(args.typ, args.name, args.inputs))
+        resource_id = state.pop("__id", None) or state.get("name") or args.name
+        if args.resource_id:
+            resource_id = args.resource_id
+        return str(resource_id), state
+
+    def _outputs(self, typ: str, logical: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        if typ.startswith("pulumi:providers:"):
+            return {"__id": _digest(typ, logical, length=8)}
+        package, _, rest = typ.partition(":")
+        module = rest.split("/")[0].split(":")[0]
+        kind = typ.rsplit(":", 1)[-1]
+        region, account = inputs.get("region") or self.region, self.account
+        name = inputs.get("name") or f"{logical}-{_digest(typ, logical)}"
+        service = _ARN_SERVICE.get(module, module)
+        arn = f"arn:aws:{service}:{region}:{account}:{kind.lower()}/{name}"
+        out: dict[str, Any] = {"name": name, "arn": arn}
+        if package != "aws":
+            return out
+
+        if typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{region}:{account}:function:{name}"
+            out.update(
+                arn=arn,
+                qualifiedArn=f"{arn}:$LATEST",
+                invokeArn=(
+                    f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+                ),
+                version="$LATEST",
+                lastModified="2026-01-01T00:00:00.000+0000",
+            )
+        elif typ == "aws:sqs/queue:Queue":
+            url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+            out.update(arn=f"arn:aws:sqs:{region}:{account}:{name}", url=url, __id=url)
+        elif typ == "aws:dynamodb/table:Table":
+            arn = f"arn:aws:dynamodb:{region}:{account}:table/{name}"
+            out.update(arn=arn)
+            if inputs.get("streamEnabled"):
+                out.update(streamArn=f"{arn}/stream/{_STATE_MACHINE_EPOCH}", streamLabel="2026")
+        elif typ == "aws:iam/role:Role":
+            out.update(arn=f"arn:aws:iam::{account}:role/{name}", uniqueId=f"AROA{_digest(name)}")
+        elif typ == "aws:iam/policy:Policy":
+            out.update(arn=f"arn:aws:iam::{account}:policy/{name}")
+        elif typ == "aws:iam/rolePolicy:RolePolicy":
+            out.update(__id=f"{inputs.get('role', 'role')}:{name}")
+        elif typ == "aws:iam/rolePolicyAttachment:RolePolicyAttachment":
+            out.update(__id=f"{inputs.get('role', 'role')}-{_digest(logical, length=8)}")
+        elif typ == "aws:cloudwatch/logGroup:LogGroup":
+            out.update(arn=f"arn:aws:logs:{region}:{account}:log-group:{name}")
+        elif typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            out.update(arn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
+        elif typ == "aws:sns/topic:Topic":
+            out.update(arn=f"arn:aws:sns:{region}:{account}:{name}")
+        elif typ == "aws:sfn/stateMachine:StateMachine":
+            out.update(arn=f"arn:aws:states:{region}:{account}:stateMachine:{name}")
+        elif typ == "aws:s3/bucket:Bucket":
+            bucket = inputs.get("bucket") or name
+            out.update(
+                bucket=bucket,
+                arn=f"arn:aws:s3:::{bucket}",
+                bucketDomainName=f"{bucket}.s3.amazonaws.com",
+                bucketRegionalDomainName=f"{bucket}.s3.{region}.amazonaws.com",
+                __id=bucket,
+            )
+        elif typ == "aws:apigateway/restApi:RestApi":
+            api = _api_id(typ, logical)
+            out.update(
+                __id=api,
+                rootResourceId=_api_id("root", logical),
+                arn=f"arn:aws:apigateway:{region}::/restapis/{api}",
+                executionArn=f"arn:aws:execute-api:{region}:{account}:{api}",
+            )
+        elif typ == "aws:apigateway/stage:Stage":
+            api, stage = inputs.get("restApi", "api"), inputs.get("stageName", "stage")
+            out.update(
+                __id=f"ags-{api}-{stage}",
+                arn=f"arn:aws:apigateway:{region}::/restapis/{api}/stages/{stage}",
+                invokeUrl=f"https://{api}.execute-api.{region}.amazonaws.com/{stage}",
+                executionArn=f"arn:aws:execute-api:{region}:{account}:{api}/{stage}",
+            )
+        elif typ.startswith("aws:apigateway/"):
+            out.update(__id=_api_id(typ, logical))
+        elif typ == "aws:lambda/eventSourceMapping:EventSourceMapping":
+            digest = _digest(typ, logical, length=32)
+            uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"
+            out.update(
+                __id=uuid, uuid=uuid, functionArn=inputs.get("functionName"), state="Enabled"
+            )
+            out.pop("name")
+        return out
+
+
+def policy_document_json(args: dict[str, Any]) -> dict[str, Any]:
+    """What `aws.iam.get_policy_document` renders for its (camelCase) statements."""
+
+    def principals(items: list[dict[str, Any]]) -> dict[str, Any]:
+        grouped: dict[str, list[str]] = {}
+        for item in items:
+            grouped.setdefault(item["type"], []).extend(item.get("identifiers", []))
+        return {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
+
+    statements = []
+    for raw in args.get("statements") or []:
+        statement: dict[str, Any] = {"Effect": raw.get("effect", "Allow")}
+        for source, target in (
+            ("sid", "Sid"),
+            ("actions", "Action"),
+            ("notActions", "NotAction"),
+            ("resources", "Resource"),
+            ("notResources", "NotResource"),
+        ):
+            value = raw.get(source)
+            if value:
+                statement[target] = (
+                    value[0] if isinstance(value, list) and len(value) == 1 else value
+                )
+        if raw.get("principals"):
+            principal = principals(raw["principals"])
+            statement["Principal"] = "*" if principal == {"*": "*"} else principal
+        if raw.get("conditions"):
+            condition: dict[str, dict[str, Any]] = {}
+            for item in raw["conditions"]:
+                values = item.get("values", [])
+                condition.setdefault(item["test"], {})[item["variable"]] = (
+                    values[0] if len(values) == 1 else values
+                )
+            statement["Condition"] = condition
+        statements.append(statement)
+    return {"Version": args.get("version") or "2012-10-17", "Statement": statements}

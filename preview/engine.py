@@ -1,0 +1,198 @@
+"""Run a Pulumi program under mocks and record every registration the engine would see."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import config as runtime_config
+from pulumi.runtime import mocks as runtime_mocks
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from preview.cloud import DEFAULT_REGION, SimulatedCloud
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Registration:
+    """One RegisterResource request, as the engine (and the policy pack) sees it."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str | None
+    inputs: dict[str, Any]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    provider: str | None = None
+    id: str | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "urn": self.urn,
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "inputs": plain(self.inputs),
+            "dependencies": self.dependencies,
+            "propertyDependencies": self.property_dependencies,
+        }
+
+
+class RecordingMonitor(runtime_mocks.MockMonitor):
+    """A MockMonitor that also keeps each request's parent and dependencies."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+        self.stack_urn: str | None = None
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        """URNs as the engine makes them: the parent's full type chain, the root stack left out
+        (MockMonitor keeps only the parent's last type and includes the stack)."""
+        qualified = type_
+        if parent:
+            parent_type = parent.split("::")[2]
+            if parent_type != "pulumi:pulumi:Stack":
+                qualified = f"{parent_type}${type_}"
+        return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
+
+    def RegisterResource(self, request: Any) -> Any:
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+            return response
+        inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        registered = self.resources.get(response.urn)
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                custom=bool(request.custom),
+                parent=request.parent or None,
+                inputs=inputs,
+                dependencies=sorted(set(request.dependencies)),
+                property_dependencies={
+                    key: sorted(set(deps.urns))
+                    for key, deps in sorted(request.propertyDependencies.items())
+                    if deps.urns
+                },
+                provider=request.provider or None,
+                id=registered.id if registered else None,
+                outputs=dict(registered.state) if registered else {},
+            )
+        )
+        return response
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    registrations: list[Registration]
+    outputs: dict[str, Any]
+    stack_urn: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack,
+            "project": self.project,
+            "resources": [r.to_json() for r in self.registrations],
+            "outputs": plain(self.outputs),
+        }
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe copy of deserialized property values (assets and archives by path)."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        return {"path": os.path.relpath(value.path, ROOT)}
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return {"asset": type(value).__name__}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def load_stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
+    """`stacks/Pulumi.<stack>.yaml` as the engine passes it: keys namespaced, values strings."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    stack_dir = root / project.get("stackConfigDir", ".")
+    path = stack_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = sorted(
+            p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir.glob("Pulumi.*.yaml")
+        )
+        raise FileNotFoundError(f"no stack file {path}; stacks: {', '.join(known)}")
+    document = yaml.safe_load(path.read_text()) or {}
+    values: dict[str, str] = {}
+    for key, value in (document.get("config") or {}).items():
+        name = key if ":" in key else f"{project['name']}:{key}"
+        values[name] = engine_string(value)
+    return values
+
+
+def engine_string(value: Any) -> str:
+    """How the CLI hands a config value to a program: strings raw, the rest as JSON."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+def project_name(root: Path = ROOT) -> str:
+    return str(yaml.safe_load((root / "Pulumi.yaml").read_text())["name"])
+
+
+def run(
+    program: Callable[[], Any],
+    *,
+    stack: str,
+    config: Mapping[str, str],
+    project: str | None = None,
+    preview: bool = False,
+) -> Plan:
+    """Run `program` with `config` under the simulated cloud and return what it registered."""
+    project = project or project_name()
+    region = config.get("aws:region", DEFAULT_REGION)
+    monitor = RecordingMonitor(SimulatedCloud(region=region))
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
+    )
+    runtime_config.set_all_config(dict(config))
+    root = pulumi.runtime.get_root_resource()
+    _sync_await(run_pulumi_func(program))
+    outputs = {}
+    if root is not None:
+        for key, value in getattr(root, "outputs", {}).items():
+            outputs[key] = _sync_await(pulumi.Output.from_input(value).future())
+    return Plan(project, stack, monitor.registrations, outputs, monitor.stack_urn)
+
+
+def run_main(stack: str, *, root: Path = ROOT, preview: bool = False) -> Plan:
+    """Run the project's `__main__.py` for `stacks/Pulumi.<stack>.yaml`."""
+    config = load_stack_config(stack, root)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return run(
+        lambda: runpy.run_path(str(root / "__main__.py"), run_name="__main__"),
+        stack=stack,
+        config=config,
+        project=project_name(root),
+        preview=preview,
+    )

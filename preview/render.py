@@ -1,0 +1,85 @@
+"""Plan output: the `pulumi preview` style tree, and a Mermaid diagram of the wiring."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+
+from preview.engine import Plan, Registration
+
+# Plumbing that would crowd the diagram: it belongs to the node it serves.
+_DIAGRAM_SKIP = re.compile(
+    r"^aws:(iam/|cloudwatch/(logGroup|metricAlarm)|sqs/(queuePolicy|redriveAllowPolicy)|"
+    r"apigateway/(methodResponse|integrationResponse|methodSettings|deployment|resource:))"
+)
+
+
+def short_type(token: str) -> str:
+    """`aws:sqs/queue:Queue` -> `aws:sqs:Queue`, as the CLI shows it."""
+    package, _, rest = token.partition(":")
+    module, _, kind = rest.rpartition(":")
+    return f"{package}:{module.split('/')[0]}:{kind}" if package == "aws" else token
+
+
+def tree(plan: Plan) -> str:
+    children: dict[str | None, list[Registration]] = defaultdict(list)
+    for r in plan.registrations:
+        children[r.parent].append(r)
+    for items in children.values():
+        items.sort(key=lambda r: (r.custom, r.type, r.name))
+
+    rows: list[tuple[str, str]] = [("pulumi:pulumi:Stack", f"{plan.project}-{plan.stack}")]
+
+    def walk(parent: str | None, prefix: str) -> None:
+        items = children.get(parent, [])
+        for index, item in enumerate(items):
+            last = index == len(items) - 1
+            rows.append((f"{prefix}{'└─ ' if last else '├─ '}{short_type(item.type)}", item.name))
+            walk(item.urn, prefix + ("   " if last else "│  "))
+
+    walk(plan.stack_urn, "")
+    width = max(len(t) for t, _ in rows) + 2
+    name_width = max(len(n) for _, n in rows) + 2
+    lines = [
+        f"Previewing update ({plan.stack}):",
+        "",
+        f"     {'Type':<{width}}{'Name':<{name_width}}Plan",
+    ]
+    lines += [f" +   {t:<{width}}{n:<{name_width}}create" for t, n in rows]
+    lines += ["", "Resources:", f"    + {len(rows)} to create"]
+    return "\n".join(lines)
+
+
+def summary(plan: Plan) -> str:
+    counts = Counter(short_type(r.type) for r in plan.registrations if r.custom)
+    return "\n".join(f"{n:>5}  {t}" for t, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])))
+
+
+def diagram(plan: Plan) -> str:
+    """A Mermaid flowchart: one subgraph per component, edges labelled by the property."""
+    shown = {r.urn: r for r in plan.registrations if r.custom and not _DIAGRAM_SKIP.match(r.type)}
+    components = {r.urn: r for r in plan.registrations if not r.custom}
+    ids = {urn: f"n{i}" for i, urn in enumerate(sorted({*shown, *components}))}
+    lines = ["flowchart LR"]
+    members: dict[str | None, list[Registration]] = defaultdict(list)
+    for r in shown.values():
+        members[r.parent if r.parent in components else None].append(r)
+    for urn, component in sorted(components.items(), key=lambda i: i[1].name):
+        if not members.get(urn):
+            continue
+        lines.append(
+            f'  subgraph {ids[urn]}["{component.name} ({component.type.rsplit(":", 1)[-1]})"]'
+        )
+        for r in sorted(members[urn], key=lambda r: r.name):
+            lines.append(f'    {ids[r.urn]}["{short_type(r.type).split(":", 1)[1]}<br/>{r.name}"]')
+        lines.append("  end")
+    for r in sorted(members.get(None, []), key=lambda r: r.name):
+        lines.append(f'  {ids[r.urn]}["{short_type(r.type).split(":", 1)[1]}<br/>{r.name}"]')
+    edges = set()
+    for r in shown.values():
+        for prop, deps in r.property_dependencies.items():
+            for dep in deps:
+                if dep in shown and dep != r.urn:
+                    edges.add((ids[r.urn], prop, ids[dep]))
+    lines += [f"  {a} -->|{prop}| {b}" for a, prop, b in sorted(edges)]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,637 @@
+"""scalable-webhook handlers against moto (SQS, DynamoDB, Secrets Manager).
+
+The consumer's contract: each delivery id is stored once, records that can never succeed (bad
+signatures, duplicates) are handled, and everything else that fails is reported back to SQS.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from pytest_socket import SocketBlockedError
+
+PATTERN = "scalable-webhook"
+TABLE_NAME = "scalable-webhook-test-deliveries"
+QUEUE_NAME = "scalable-webhook-test-deliveries"
+REGION = "eu-west-1"
+
+# GitHub's published example ("Validating webhook deliveries"): a check on the HMAC that does
+# not depend on this file's own `sign` helper.
+GITHUB_SECRET = "It's a Secret to Everybody"
+GITHUB_EXAMPLE_BODY = "Hello, World!"
+GITHUB_EXAMPLE_SIGNATURE = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+
+# Fits in an SQS message (1 MiB) but not in a DynamoDB item (400 KB): a real, deterministic
+# DynamoDB error (moto raises ValidationException, as AWS does).
+OVERSIZED_BODY = json.dumps({"action": "bulk_export", "rows": "x" * 420_000})
+
+pytestmark = pytest.mark.disable_socket
+
+LoadFunction = Callable[[str, str], ModuleType]
+LoadEvent = Callable[[str, str], dict[str, Any]]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def sign(body: str, secret: str = GITHUB_SECRET, algorithm: str = "sha256") -> str:
+    return hmac.new(secret.encode(), body.encode(), algorithm).hexdigest()
+
+
+def sqs_record(
+    template: dict[str, Any],
+    body: str,
+    *,
+    source: str | None = "github",
+    signature: str | None = None,
+    delivery_id: str | None = None,
+) -> dict[str, Any]:
+    """A record in Lambda's SQS format, shaped like the fixture, with a fresh messageId."""
+    record = copy.deepcopy(template)
+    record["messageId"] = str(uuid.uuid4())
+    record["body"] = body
+    record["md5OfBody"] = hashlib.md5(body.encode()).hexdigest()
+    record.pop("md5OfMessageAttributes", None)  # no longer matches; nothing reads it
+    values = {"source": source, "signature": signature, "deliveryId": delivery_id}
+    record["messageAttributes"] = {
+        name: {
+            "stringValue": value,
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+        for name, value in values.items()
+        if value is not None
+    }
+    return record
+
+
+def invoke(consumer: ModuleType, records: list[dict[str, Any]], context: Any) -> list[str]:
+    """Run the consumer on one batch; the messageIds it reports as failed."""
+    response = consumer.handler({"Records": records}, context)
+    assert set(response) == {"batchItemFailures"}
+    return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+
+def stored(table: Any) -> dict[str, dict[str, Any]]:
+    items: dict[str, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"ConsistentRead": True}
+    while True:
+        page = table.scan(**kwargs)
+        items.update({item["id"]: item for item in page["Items"]})
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def emitted_metrics(output: str) -> dict[str, float]:
+    """Totals per metric name from the EMF blobs Powertools printed."""
+    totals: dict[str, float] = {}
+    for line in output.splitlines():
+        try:
+            blob = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(blob, dict) or "_aws" not in blob:
+            continue
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                total = sum(value) if isinstance(value, list) else value
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + total
+    return totals
+
+
+def queued(queue_url: str) -> list[dict[str, Any]]:
+    response = boto3.client("sqs").receive_message(
+        QueueUrl=queue_url,
+        MaxNumberOfMessages=10,
+        AttributeNames=["All"],
+        MessageAttributeNames=["All"],
+        WaitTimeSeconds=0,
+    )
+    messages: list[dict[str, Any]] = response.get("Messages", [])
+    return messages
+
+
+def as_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+    """What the SQS event source mapping hands Lambda for a received message."""
+    return {
+        "messageId": message["MessageId"],
+        "receiptHandle": message["ReceiptHandle"],
+        "body": message["Body"],
+        "attributes": message["Attributes"],
+        "messageAttributes": {
+            name: {
+                "stringValue": attribute["StringValue"],
+                "stringListValues": [],
+                "binaryListValues": [],
+                "dataType": attribute["DataType"],
+            }
+            for name, attribute in message.get("MessageAttributes", {}).items()
+        },
+        "md5OfBody": message["MD5OfBody"],
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION,
+    }
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Only the fixtures below decide the handlers' configuration.
+    for name in (
+        "TABLE_NAME",
+        "QUEUE_URL",
+        "SIGNATURE_SECRET_ARN",
+        "SIGNATURE_ALGORITHM",
+        "SIGNATURE_HEADER",
+        "DELIVERY_ID_HEADER",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def table(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    created = boto3.resource("dynamodb").create_table(
+        TableName=TABLE_NAME,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
+    return created
+
+
+@pytest.fixture
+def secret_arn(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    arn: str = boto3.client("secretsmanager").create_secret(
+        Name="scalable-webhook/github-signing-secret", SecretString=GITHUB_SECRET
+    )["ARN"]
+    monkeypatch.setenv("SIGNATURE_SECRET_ARN", arn)
+    return arn
+
+
+@pytest.fixture
+def queue_url(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    url: str = boto3.client("sqs").create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
+    monkeypatch.setenv("QUEUE_URL", url)
+    monkeypatch.setenv("SIGNATURE_HEADER", "X-Hub-Signature-256")
+    monkeypatch.setenv("DELIVERY_ID_HEADER", "X-GitHub-Delivery")
+    return url
+
+
+@pytest.fixture
+def consumer(table: Any, load_function: LoadFunction) -> ModuleType:
+    return load_function(PATTERN, "consumer")
+
+
+@pytest.fixture
+def signed_consumer(table: Any, secret_arn: str, load_function: LoadFunction) -> ModuleType:
+    return load_function(PATTERN, "consumer")
+
+
+@pytest.fixture
+def publisher(queue_url: str, load_function: LoadFunction) -> ModuleType:
+    return load_function(PATTERN, "publisher")
+
+
+@pytest.fixture
+def sqs_batch(load_event: LoadEvent) -> dict[str, Any]:
+    return load_event(PATTERN, "sqs-batch")
+
+
+@pytest.fixture
+def template(sqs_batch: dict[str, Any]) -> dict[str, Any]:
+    record: dict[str, Any] = sqs_batch["Records"][0]
+    return record
+
+
+@pytest.fixture
+def api_event(load_event: LoadEvent) -> dict[str, Any]:
+    return load_event(PATTERN, "api-gateway-post-webhook")
+
+
+# --- consumer ------------------------------------------------------------------------------
+
+
+def test_mixed_batch_fails_only_the_failing_record_and_replays_idempotently(
+    signed_consumer: ModuleType,
+    table: Any,
+    template: dict[str, Any],
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    good_body = template["body"]
+    dup_body = json.dumps({"action": "opened", "number": 1347})
+    bad_body = json.dumps({"action": "closed", "number": 1348})
+    good = sqs_record(template, good_body, signature=f"sha256={sign(good_body)}", delivery_id="d-1")
+    dup_first = sqs_record(
+        template, dup_body, signature=f"sha256={sign(dup_body)}", delivery_id="d-2"
+    )
+    dup_again = sqs_record(
+        template, dup_body, signature=f"sha256={sign(dup_body)}", delivery_id="d-2"
+    )
+    badly_signed = sqs_record(template, bad_body, signature=f"sha256={'0' * 64}", delivery_id="d-3")
+    failing = sqs_record(
+        template, OVERSIZED_BODY, signature=f"sha256={sign(OVERSIZED_BODY)}", delivery_id="d-4"
+    )
+    batch = [good, dup_first, dup_again, badly_signed, failing]
+
+    assert invoke(signed_consumer, batch, lambda_context) == [failing["messageId"]]
+    first = stored(table)
+    assert set(first) == {"d-1", "d-2"}
+    assert first["d-1"]["body"] == good_body
+    assert first["d-2"]["messageId"] == dup_first["messageId"]
+    assert emitted_metrics(capsys.readouterr().out) == {
+        "DeliveryStored": 2,
+        "DuplicateDelivery": 1,
+        "InvalidSignature": 1,
+    }
+
+    assert invoke(signed_consumer, batch, lambda_context) == [failing["messageId"]]
+    assert stored(table) == first
+    assert emitted_metrics(capsys.readouterr().out) == {
+        "DuplicateDelivery": 3,
+        "InvalidSignature": 1,
+    }
+
+
+def test_fixture_batch_is_stored_with_its_metadata(
+    consumer: ModuleType, table: Any, sqs_batch: dict[str, Any], lambda_context: Any
+) -> None:
+    github, stripe = sqs_batch["Records"]
+
+    assert invoke(consumer, sqs_batch["Records"], lambda_context) == []
+
+    stripe_id = hashlib.sha256(stripe["body"].encode()).hexdigest()
+    assert stored(table) == {
+        "72d3162e-cc78-11e3-81ab-4c9367dc0958": {
+            "id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            "source": "github",
+            "body": github["body"],
+            "messageId": github["messageId"],
+            "receivedAt": Decimal(github["attributes"]["SentTimestamp"]),
+        },
+        stripe_id: {
+            "id": stripe_id,
+            "source": "stripe",
+            "body": stripe["body"],
+            "messageId": stripe["messageId"],
+            "receivedAt": Decimal(stripe["attributes"]["SentTimestamp"]),
+        },
+    }
+
+
+def test_same_delivery_twice_is_stored_once(
+    consumer: ModuleType, table: Any, template: dict[str, Any], lambda_context: Any
+) -> None:
+    first = sqs_record(template, template["body"], delivery_id="d-42")
+    redelivered = sqs_record(template, template["body"], delivery_id="d-42")
+
+    assert invoke(consumer, [first], lambda_context) == []
+    assert invoke(consumer, [redelivered], lambda_context) == []
+
+    items = stored(table)
+    assert list(items) == ["d-42"]
+    assert items["d-42"]["messageId"] == first["messageId"]
+
+
+def test_id_falls_back_to_sha256_of_the_body(
+    consumer: ModuleType, table: Any, template: dict[str, Any], lambda_context: Any
+) -> None:
+    body = json.dumps({"event": "ping", "zen": "Keep it logically awesome."})
+    other = json.dumps({"event": "ping", "zen": "Design for failure."})
+    records = [sqs_record(template, body), sqs_record(template, body), sqs_record(template, other)]
+
+    assert invoke(consumer, records, lambda_context) == []
+
+    items = stored(table)
+    assert set(items) == {
+        hashlib.sha256(body.encode()).hexdigest(),
+        hashlib.sha256(other.encode()).hexdigest(),
+    }
+    assert items[hashlib.sha256(body.encode()).hexdigest()]["messageId"] == records[0]["messageId"]
+
+
+def test_dynamodb_error_is_a_batch_item_failure(
+    consumer: ModuleType, table: Any, template: dict[str, Any], lambda_context: Any
+) -> None:
+    fine = sqs_record(template, template["body"], delivery_id="d-fine")
+    too_big = sqs_record(template, OVERSIZED_BODY, delivery_id="d-too-big")
+
+    assert invoke(consumer, [fine, too_big], lambda_context) == [too_big["messageId"]]
+    assert set(stored(table)) == {"d-fine"}
+
+
+def test_every_record_is_reported_when_the_table_is_gone(
+    consumer: ModuleType, table: Any, template: dict[str, Any], lambda_context: Any
+) -> None:
+    records = [sqs_record(template, template["body"], delivery_id=f"d-{n}") for n in range(3)]
+    table.delete()
+
+    failed = invoke(consumer, records, lambda_context)
+
+    assert failed == [record["messageId"] for record in records]
+
+
+@pytest.mark.parametrize(
+    "break_record",
+    [
+        pytest.param(lambda r: r["messageAttributes"].pop("source"), id="no-source-attribute"),
+        pytest.param(lambda r: r["attributes"].pop("SentTimestamp"), id="no-sent-timestamp"),
+        pytest.param(lambda r: r.update(body=None), id="no-body"),
+    ],
+)
+def test_malformed_record_is_a_failure_not_dropped(
+    consumer: ModuleType,
+    table: Any,
+    template: dict[str, Any],
+    lambda_context: Any,
+    break_record: Callable[[dict[str, Any]], Any],
+) -> None:
+    fine = sqs_record(template, template["body"], delivery_id="d-fine")
+    broken = sqs_record(template, template["body"], delivery_id="d-broken")
+    break_record(broken)
+
+    assert invoke(consumer, [fine, broken], lambda_context) == [broken["messageId"]]
+    assert set(stored(table)) == {"d-fine"}
+
+
+# --- signature verification ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "signature"),
+    [
+        pytest.param(GITHUB_EXAMPLE_BODY, GITHUB_EXAMPLE_SIGNATURE, id="github-example"),
+        pytest.param("{}", f"sha256={sign('{}')}", id="prefixed"),
+        pytest.param("{}", sign("{}"), id="bare-hex"),
+        pytest.param("{}", sign("{}").upper(), id="bare-upper-case-hex"),
+    ],
+)
+def test_valid_signature_is_accepted(
+    signed_consumer: ModuleType,
+    table: Any,
+    template: dict[str, Any],
+    lambda_context: Any,
+    body: str,
+    signature: str,
+) -> None:
+    record = sqs_record(template, body, signature=signature, delivery_id="d-signed")
+
+    assert invoke(signed_consumer, [record], lambda_context) == []
+    assert stored(table)["d-signed"]["body"] == body
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param(None, id="missing"),
+        pytest.param(f"sha256={'0' * 64}", id="wrong-digest"),
+        pytest.param(f"sha256={sign('{}', secret='not-the-secret')}", id="other-secret"),
+        pytest.param(f"sha256={sign('{ }')}", id="other-body"),
+        pytest.param(f"sha256={sign('{}')[:40]}", id="truncated"),
+        pytest.param(f"sha1={sign('{}', algorithm='sha1')}", id="other-algorithm"),
+        pytest.param("sha256=\u00e9\u00e9\u00e9", id="non-ascii"),
+    ],
+)
+def test_invalid_signature_is_counted_not_stored_or_retried(
+    signed_consumer: ModuleType,
+    table: Any,
+    template: dict[str, Any],
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+    signature: str | None,
+) -> None:
+    record = sqs_record(template, "{}", signature=signature, delivery_id="d-unsigned")
+
+    assert invoke(signed_consumer, [record], lambda_context) == []
+    assert stored(table) == {}
+    assert emitted_metrics(capsys.readouterr().out) == {"InvalidSignature": 1}
+
+
+def test_configured_algorithm_is_used(
+    table: Any,
+    secret_arn: str,
+    load_function: LoadFunction,
+    monkeypatch: pytest.MonkeyPatch,
+    template: dict[str, Any],
+    lambda_context: Any,
+) -> None:
+    monkeypatch.setenv("SIGNATURE_ALGORITHM", "sha512")
+    consumer = load_function(PATTERN, "consumer")
+    sha512 = sqs_record(
+        template, "{}", signature=f"sha512={sign('{}', algorithm='sha512')}", delivery_id="d-512"
+    )
+    sha256 = sqs_record(template, "{}", signature=f"sha256={sign('{}')}", delivery_id="d-256")
+
+    assert invoke(consumer, [sha512, sha256], lambda_context) == []
+    assert set(stored(table)) == {"d-512"}
+
+
+def test_unknown_algorithm_fails_at_import(
+    table: Any, load_function: LoadFunction, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SIGNATURE_ALGORITHM", "md5")
+
+    with pytest.raises(ValueError, match="unsupported signature algorithm"):
+        load_function(PATTERN, "consumer")
+
+
+def test_unreadable_secret_is_a_failure_so_the_record_is_retried(
+    table: Any,
+    load_function: LoadFunction,
+    monkeypatch: pytest.MonkeyPatch,
+    template: dict[str, Any],
+    lambda_context: Any,
+) -> None:
+    monkeypatch.setenv(
+        "SIGNATURE_SECRET_ARN",
+        f"arn:aws:secretsmanager:{REGION}:123456789012:secret:does-not-exist-AbCdEf",
+    )
+    consumer = load_function(PATTERN, "consumer")
+    record = sqs_record(template, "{}", signature=f"sha256={sign('{}')}", delivery_id="d-1")
+
+    assert invoke(consumer, [record], lambda_context) == [record["messageId"]]
+    assert stored(table) == {}
+
+
+# --- publisher -----------------------------------------------------------------------------
+
+
+def test_publisher_queues_a_valid_delivery(
+    publisher: ModuleType, queue_url: str, api_event: dict[str, Any], lambda_context: Any
+) -> None:
+    response = publisher.handler(api_event, lambda_context)
+
+    assert response["statusCode"] == 202
+    payload = json.loads(response["body"])
+    messages = queued(queue_url)
+    assert len(messages) == 1
+    assert payload == {"accepted": True, "messageId": messages[0]["MessageId"]}
+    assert messages[0]["Body"] == api_event["body"]
+    assert messages[0]["MessageAttributes"] == {
+        "source": {"StringValue": "github", "DataType": "String"},
+        "signature": {
+            "StringValue": api_event["headers"]["X-Hub-Signature-256"],
+            "DataType": "String",
+        },
+        "deliveryId": {"StringValue": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "DataType": "String"},
+    }
+
+
+def test_publisher_header_lookup_ignores_case(
+    publisher: ModuleType, queue_url: str, api_event: dict[str, Any], lambda_context: Any
+) -> None:
+    api_event["headers"] = {name.lower(): value for name, value in api_event["headers"].items()}
+
+    assert publisher.handler(api_event, lambda_context)["statusCode"] == 202
+
+    attributes = queued(queue_url)[0]["MessageAttributes"]
+    assert attributes["deliveryId"]["StringValue"] == "72d3162e-cc78-11e3-81ab-4c9367dc0958"
+    assert attributes["signature"]["StringValue"].startswith("sha256=")
+
+
+def test_publisher_omits_absent_and_empty_headers(
+    publisher: ModuleType, queue_url: str, api_event: dict[str, Any], lambda_context: Any
+) -> None:
+    del api_event["headers"]["X-GitHub-Delivery"]
+    api_event["headers"]["X-Hub-Signature-256"] = ""
+
+    assert publisher.handler(api_event, lambda_context)["statusCode"] == 202
+
+    assert queued(queue_url)[0]["MessageAttributes"] == {
+        "source": {"StringValue": "github", "DataType": "String"}
+    }
+
+
+def test_publisher_decodes_a_base64_body(
+    publisher: ModuleType, queue_url: str, api_event: dict[str, Any], lambda_context: Any
+) -> None:
+    raw = api_event["body"]
+    api_event["body"] = base64.b64encode(raw.encode()).decode()
+    api_event["isBase64Encoded"] = True
+
+    assert publisher.handler(api_event, lambda_context)["statusCode"] == 202
+    assert queued(queue_url)[0]["Body"] == raw
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param('{"ref": "refs/heads/main"', id="truncated-json"),
+        pytest.param("payload=%7B%7D", id="form-encoded"),
+        pytest.param("", id="empty"),
+        pytest.param("   ", id="blank"),
+        pytest.param(None, id="absent"),
+    ],
+)
+def test_publisher_rejects_a_body_that_is_not_json(
+    publisher: ModuleType,
+    queue_url: str,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+    body: str | None,
+) -> None:
+    api_event["body"] = body
+
+    response = publisher.handler(api_event, lambda_context)
+
+    assert response["statusCode"] == 400
+    assert set(json.loads(response["body"])) == {"message"}
+    assert queued(queue_url) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("bad source", id="space"),
+        pytest.param("a" * 65, id="too-long"),
+        pytest.param("", id="empty"),
+        pytest.param("github\n", id="trailing-newline"),
+        pytest.param("git/hub", id="slash"),
+        pytest.param(None, id="absent"),
+    ],
+)
+def test_publisher_rejects_a_bad_source(
+    publisher: ModuleType,
+    queue_url: str,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+    source: str | None,
+) -> None:
+    api_event["pathParameters"] = None if source is None else {"source": source}
+
+    response = publisher.handler(api_event, lambda_context)
+
+    assert response["statusCode"] == 400
+    assert "message" in json.loads(response["body"])
+    assert queued(queue_url) == []
+
+
+@pytest.mark.parametrize("source", ["a" * 64, "my-app.v2_prod", "S"])
+def test_publisher_accepts_the_whole_source_alphabet(
+    publisher: ModuleType,
+    queue_url: str,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+    source: str,
+) -> None:
+    api_event["pathParameters"] = {"source": source}
+
+    assert publisher.handler(api_event, lambda_context)["statusCode"] == 202
+    assert queued(queue_url)[0]["MessageAttributes"]["source"]["StringValue"] == source
+
+
+# --- both halves ---------------------------------------------------------------------------
+
+
+def test_publisher_output_is_what_the_consumer_reads(
+    table: Any,
+    secret_arn: str,
+    queue_url: str,
+    load_function: LoadFunction,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+) -> None:
+    publisher = load_function(PATTERN, "publisher")
+    consumer = load_function(PATTERN, "consumer")
+    queue_arn = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+
+    # The provider retries the same delivery: it is queued twice and stored once.
+    for _ in range(2):
+        assert publisher.handler(api_event, lambda_context)["statusCode"] == 202
+    records = [as_lambda_record(message, queue_arn) for message in queued(queue_url)]
+    assert len(records) == 2
+
+    assert invoke(consumer, records, lambda_context) == []
+    items = stored(table)
+    assert list(items) == ["72d3162e-cc78-11e3-81ab-4c9367dc0958"]
+    assert items["72d3162e-cc78-11e3-81ab-4c9367dc0958"]["body"] == api_event["body"]
+
+
+def test_network_is_disabled() -> None:
+    # Creating the socket is what pytest-socket blocks (and it needs no DNS look-up).
+    with pytest.raises(SocketBlockedError):
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM)
