@@ -36,7 +36,7 @@ bench: setup
 	$(BIN)/python -m bench
 
 docs: setup  ## regenerate the generated docs (catalog table)
-	$(BIN)/python -m docs.generate
+	$(BIN)/python docs/generate.py
 
 # Real deployments, for users who have the Pulumi CLI and AWS credentials.
 POLICY := $(if $(wildcard policies/PulumiPolicy.yaml),--policy-pack policies,)

@@ -168,6 +168,16 @@ def _build(cls: type, values: Mapping[str, Any], path: str, **extra: Any) -> Any
             f"{path}: unknown argument {', '.join(map(repr, unknown))}; "
             f"allowed: {', '.join(sorted(fields))}"
         )
+    missing = sorted(
+        f.name
+        for f in dataclasses.fields(cls)
+        if f.name in fields
+        and f.name not in values
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    )
+    if missing:
+        raise _Invalid(f"{path}: missing argument {', '.join(map(repr, missing))}")
     kwargs = {name: _convert(v, fields[name], f"{path}.{name}") for name, v in values.items()}
     try:
         return cls(**kwargs, **extra)
@@ -199,16 +209,16 @@ def parse(raw: Mapping[str, Any]) -> ProgramConfig:
             allowed = ", ".join(sorted(prefix + _camel(f) for f in top_fields))
             errors.append(f"{key}: unknown config key; allowed: {allowed}")
             continue
+        field_name = _snake(name)
         decoded = _decode(value)
         # A string setting that happens to look like JSON ("123") stays a string.
-        if top_fields[_snake(name)] is str and not isinstance(decoded, str):
+        if top_fields[field_name] is str and not isinstance(decoded, str):
             decoded = value
-        top_values[_snake(name)] = decoded
-    top = _TopLevel()
-    try:
-        top = _build(_TopLevel, top_values, NAMESPACE)
-    except _Invalid as error:
-        errors.append(str(error).replace(f"{NAMESPACE}.", prefix))
+        try:
+            top_values[field_name] = _convert(decoded, top_fields[field_name], key)
+        except _Invalid as error:
+            errors.append(str(error))
+    top = _TopLevel(**top_values)
 
     settings = Settings()
     try:

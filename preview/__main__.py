@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import yaml
+
 from components.config import ConfigError
 from preview import engine, render
 
@@ -19,16 +21,19 @@ from preview import engine, render
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make preview", description=__doc__.splitlines()[0])
     parser.add_argument("--stack", default="dev", help="stacks/Pulumi.<stack>.yaml (default dev)")
+    parser.add_argument(
+        "--stack-file", type=Path, metavar="FILE", help="preview this stack file instead"
+    )
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the registrations")
     parser.add_argument("--diagram", type=Path, metavar="FILE", help="write a Mermaid diagram")
     options = parser.parse_args(argv)
 
     try:
-        plan = engine.run_main(options.stack)
+        plan = engine.run_main(options.stack, path=options.stack_file)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except FileNotFoundError as error:
+    except (FileNotFoundError, yaml.YAMLError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

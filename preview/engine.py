@@ -106,6 +106,20 @@ class Plan:
     outputs: dict[str, Any]
     stack_urn: str | None
 
+    def of_type(self, token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == token]
+
+    def one(self, token: str, name: str | None = None) -> Registration:
+        """The single resource of `token` (whose logical name ends with `name`, if given)."""
+        found = [r for r in self.of_type(token) if name is None or r.name.endswith(name)]
+        if len(found) != 1:
+            names = [r.name for r in self.of_type(token)]
+            raise LookupError(f"expected one {token} matching {name!r}, found {names}")
+        return found[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.registrations if r.urn == urn)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack,
@@ -130,8 +144,8 @@ def plain(value: Any) -> Any:
     return str(value)
 
 
-def load_stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
-    """`stacks/Pulumi.<stack>.yaml` as the engine passes it: keys namespaced, values strings."""
+def stack_file(stack: str, root: Path = ROOT) -> Path:
+    """`stacks/Pulumi.<stack>.yaml` (the project's stackConfigDir)."""
     project = yaml.safe_load((root / "Pulumi.yaml").read_text())
     stack_dir = root / project.get("stackConfigDir", ".")
     path = stack_dir / f"Pulumi.{stack}.yaml"
@@ -140,6 +154,12 @@ def load_stack_config(stack: str, root: Path = ROOT) -> dict[str, str]:
             p.name[len("Pulumi.") : -len(".yaml")] for p in stack_dir.glob("Pulumi.*.yaml")
         )
         raise FileNotFoundError(f"no stack file {path}; stacks: {', '.join(known)}")
+    return path
+
+
+def load_stack_config(path: Path, root: Path = ROOT) -> dict[str, str]:
+    """A stack file's config as the engine passes it: keys namespaced, values strings."""
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
     document = yaml.safe_load(path.read_text()) or {}
     values: dict[str, str] = {}
     for key, value in (document.get("config") or {}).items():
@@ -184,9 +204,11 @@ def run(
     return Plan(project, stack, monitor.registrations, outputs, monitor.stack_urn)
 
 
-def run_main(stack: str, *, root: Path = ROOT, preview: bool = False) -> Plan:
-    """Run the project's `__main__.py` for `stacks/Pulumi.<stack>.yaml`."""
-    config = load_stack_config(stack, root)
+def run_main(
+    stack: str, *, root: Path = ROOT, path: Path | None = None, preview: bool = False
+) -> Plan:
+    """Run the project's `__main__.py` for `stacks/Pulumi.<stack>.yaml` (or the file `path`)."""
+    config = load_stack_config(path or stack_file(stack, root), root)
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     return run(

@@ -37,10 +37,14 @@ class QueueSpec:
                 f"retention_s must be between 60 and {defaults.DLQ_RETENTION_S - 1} "
                 f"(got {self.retention_s})"
             )
-        if self.visibility_timeout_s > 43200:
+        if not 1 <= self.consumer_timeout_s <= defaults.LAMBDA_MAX_TIMEOUT_S:
             raise ValueError(
-                "consumer_timeout_s and batching_window_s give a visibility timeout over "
-                "SQS's 12-hour maximum"
+                f"consumer_timeout_s must be between 1 and {defaults.LAMBDA_MAX_TIMEOUT_S} "
+                f"(got {self.consumer_timeout_s})"
+            )
+        if not 0 <= self.batching_window_s <= 300:
+            raise ValueError(
+                f"batching_window_s must be between 0 and 300 (got {self.batching_window_s})"
             )
 
     @property

@@ -61,7 +61,9 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _is_from(module: ModuleType, folder: Path) -> bool:
     file = getattr(module, "__file__", None)
-    return bool(file) and Path(file).resolve().is_relative_to(folder)
+    if not file:
+        return False
+    return Path(file).resolve().is_relative_to(folder)
 
 
 def _unload(folder: Path) -> None:

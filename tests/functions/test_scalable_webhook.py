@@ -342,6 +342,7 @@ def test_dynamodb_error_is_a_batch_item_failure(
     assert set(stored(table)) == {"d-fine"}
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics")
 def test_every_record_is_reported_when_the_table_is_gone(
     consumer: ModuleType, table: Any, template: dict[str, Any], lambda_context: Any
 ) -> None:
@@ -411,6 +412,7 @@ def test_valid_signature_is_accepted(
         pytest.param(f"sha256={sign('{ }')}", id="other-body"),
         pytest.param(f"sha256={sign('{}')[:40]}", id="truncated"),
         pytest.param(f"sha1={sign('{}', algorithm='sha1')}", id="other-algorithm"),
+        pytest.param(f"sha1={sign('{}')}", id="mislabelled-algorithm"),
         pytest.param("sha256=\u00e9\u00e9\u00e9", id="non-ascii"),
     ],
 )
@@ -457,6 +459,7 @@ def test_unknown_algorithm_fails_at_import(
         load_function(PATTERN, "consumer")
 
 
+@pytest.mark.filterwarnings("ignore:No application metrics")
 def test_unreadable_secret_is_a_failure_so_the_record_is_retried(
     table: Any,
     load_function: LoadFunction,
@@ -562,6 +565,29 @@ def test_publisher_rejects_a_body_that_is_not_json(
 
 
 @pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param("not base64!", id="not-base64"),
+        pytest.param(base64.b64encode(b"\xff\xfe{}").decode(), id="not-utf8"),
+    ],
+)
+def test_publisher_rejects_an_undecodable_base64_body(
+    publisher: ModuleType,
+    queue_url: str,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+    body: str,
+) -> None:
+    api_event["body"] = body
+    api_event["isBase64Encoded"] = True
+
+    response = publisher.handler(api_event, lambda_context)
+
+    assert response["statusCode"] == 400
+    assert queued(queue_url) == []
+
+
+@pytest.mark.parametrize(
     "source",
     [
         pytest.param("bad source", id="space"),
@@ -602,6 +628,35 @@ def test_publisher_accepts_the_whole_source_alphabet(
     assert queued(queue_url)[0]["MessageAttributes"]["source"]["StringValue"] == source
 
 
+# --- pure rules (no AWS) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def webhook(load_function: LoadFunction) -> ModuleType:
+    return load_function(PATTERN, "webhook")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("sha256=ABCdef", ("sha256", "abcdef")),
+        (" SHA512=abc ", ("sha512", "abc")),
+        ("abcdef", (None, "abcdef")),
+        ("v1=abcdef", (None, "v1=abcdef")),
+    ],
+)
+def test_parse_signature(
+    webhook: ModuleType, header: str, expected: tuple[str | None, str]
+) -> None:
+    assert webhook.parse_signature(header) == expected
+
+
+def test_message_attributes_leave_out_empty_values(webhook: ModuleType) -> None:
+    assert webhook.message_attributes("github", signature="", delivery_id=None) == {
+        "source": {"DataType": "String", "StringValue": "github"}
+    }
+
+
 # --- both halves ---------------------------------------------------------------------------
 
 
@@ -631,6 +686,7 @@ def test_publisher_output_is_what_the_consumer_reads(
     assert items["72d3162e-cc78-11e3-81ab-4c9367dc0958"]["body"] == api_event["body"]
 
 
+@pytest.mark.filterwarnings("ignore:A test tried to use socket")
 def test_network_is_disabled() -> None:
     # Creating the socket is what pytest-socket blocks (and it needs no DNS look-up).
     with pytest.raises(SocketBlockedError):

@@ -1,0 +1,94 @@
+"""Deterministic Lambda zips and the arm64 requirements bundling."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from components.core import packaging
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    root = tmp_path / "functions"
+    write(root / "demo" / "handler.py", "def handler(event, context):\n    return 1\n")
+    write(root / "demo" / "logic" / "rules.py", "LIMIT = 3\n")
+    write(root / "demo" / "__pycache__" / "handler.cpython-311.pyc", "junk")
+    return root
+
+
+def test_zip_is_deterministic_and_excludes_caches(source: Path, tmp_path: Path):
+    first = packaging.build("demo", functions_dir=source, build_dir=tmp_path / "b1")
+    os.utime(source / "demo" / "handler.py", (1_000_000_000, 1_000_000_000))
+    second = packaging.build("demo", functions_dir=source, build_dir=tmp_path / "b2")
+    assert first.sha256 == second.sha256
+    assert first.path.read_bytes() == second.path.read_bytes()
+    with zipfile.ZipFile(first.path) as archive:
+        assert archive.namelist() == ["handler.py", "logic/rules.py"]
+        assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_hash_changes_only_when_code_does(source: Path, tmp_path: Path):
+    before = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+    write(source / "demo" / "logic" / "rules.py", "LIMIT = 4\n")
+    after = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+    assert before.sha256 != after.sha256
+    assert before.path != after.path and before.path.exists() and after.path.exists()
+
+
+def test_missing_folder_is_a_clear_error(tmp_path: Path):
+    with pytest.raises(ValueError, match="no Lambda source folder"):
+        packaging.build("nope", functions_dir=tmp_path, build_dir=tmp_path)
+
+
+def test_pip_command_targets_lambda_platform(tmp_path: Path):
+    command = packaging.pip_install_command(tmp_path / "r.txt", tmp_path / "t", "arm64", "3.13")
+    joined = " ".join(command)
+    assert "--platform manylinux2014_aarch64" in joined
+    assert "--python-version 3.13" in joined and "--only-binary=:all:" in joined
+    assert "--target" in command and "--implementation cp" in joined
+    with pytest.raises(ValueError, match="architecture must be one of"):
+        packaging.pip_install_command(tmp_path / "r.txt", tmp_path / "t", "sparc", "3.13")
+
+
+def test_requirements_are_bundled_once_per_platform(source: Path, tmp_path: Path):
+    """Real pip, offline: a local pure-Python wheel installed for the arm64 platform."""
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "tinylib-1.0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("tinylib/__init__.py", "VALUE = 42\n")
+        wheel.writestr(
+            "tinylib-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: tinylib\nVersion: 1.0\n"
+        )
+        wheel.writestr(
+            "tinylib-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
+        wheel.writestr("tinylib-1.0.dist-info/RECORD", "")
+    write(source / "demo" / "requirements.txt", "tinylib==1.0\n")
+    calls = []
+
+    def offline_pip(command):
+        calls.append(command)
+        subprocess.run([*command, "--no-index", "--find-links", str(wheels)], check=True)
+
+    package = packaging.build(
+        "demo", functions_dir=source, build_dir=tmp_path / "build", runner=offline_pip
+    )
+    with zipfile.ZipFile(package.path) as archive:
+        names = archive.namelist()
+    assert "tinylib/__init__.py" in names and "handler.py" in names
+    assert "requirements.txt" not in names
+    again = packaging.build(
+        "demo", functions_dir=source, build_dir=tmp_path / "build", runner=offline_pip
+    )
+    assert again.sha256 == package.sha256 and len(calls) == 1

@@ -1,0 +1,23 @@
+"""Assertion helpers for component tests."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from preview import engine
+
+
+def policy(registration: engine.Registration) -> dict[str, Any]:
+    """The parsed JSON policy document of a RolePolicy/QueuePolicy registration."""
+    return json.loads(registration.inputs["policy"])
+
+
+def statements_of_role(plan: engine.Plan, role_name: str) -> list[dict[str, Any]]:
+    """Every Allow statement of the inline policies attached to the role `role_name`."""
+    role = plan.one("aws:iam/role:Role", role_name)
+    found = []
+    for rp in plan.of_type("aws:iam/rolePolicy:RolePolicy"):
+        if role.urn in rp.property_dependencies.get("role", []):
+            found += policy(rp)["Statement"]
+    return found
