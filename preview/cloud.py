@@ -173,6 +173,48 @@ class SimulatedCloud(pulumi.runtime.Mocks):
             )
         elif typ.startswith("aws:apigateway/"):
             out.update(__id=_api_id(typ, logical))
+        elif typ == "aws:apigatewayv2/api:Api":
+            api = _api_id(typ, logical)
+            scheme = "wss" if inputs.get("protocolType") == "WEBSOCKET" else "https"
+            out.update(
+                __id=api,
+                arn=f"arn:aws:apigateway:{region}::/apis/{api}",
+                apiEndpoint=f"{scheme}://{api}.execute-api.{region}.amazonaws.com",
+                executionArn=f"arn:aws:execute-api:{region}:{account}:{api}",
+            )
+        elif typ == "aws:apigatewayv2/stage:Stage":
+            api, stage = inputs.get("apiId", "api"), inputs.get("name", "stage")
+            out.update(
+                __id=stage,
+                arn=f"arn:aws:apigateway:{region}::/apis/{api}/stages/{stage}",
+                executionArn=f"arn:aws:execute-api:{region}:{account}:{api}/{stage}",
+            )
+        elif typ.startswith("aws:apigatewayv2/"):
+            out.update(__id=_api_id(typ, logical))
+        elif typ == "aws:scheduler/schedule:Schedule":
+            group = inputs.get("groupName") or "default"
+            out.update(arn=f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}")
+        elif typ == "aws:cloudwatch/eventBus:EventBus":
+            out.update(arn=f"arn:aws:events:{region}:{account}:event-bus/{name}")
+        elif typ == "aws:cloudwatch/eventRule:EventRule":
+            bus = inputs.get("eventBusName") or "default"
+            path = name if bus == "default" else f"{bus}/{name}"
+            out.update(arn=f"arn:aws:events:{region}:{account}:rule/{path}", __id=f"{bus}/{name}")
+        elif typ == "aws:cloudwatch/eventArchive:EventArchive":
+            out.update(arn=f"arn:aws:events:{region}:{account}:archive/{name}")
+        elif typ == "aws:glue/catalogDatabase:CatalogDatabase":
+            out.update(
+                arn=f"arn:aws:glue:{region}:{account}:database/{name}",
+                catalogId=account,
+                __id=f"{account}:{name}",
+            )
+        elif typ == "aws:glue/catalogTable:CatalogTable":
+            database = inputs.get("databaseName", "database")
+            out.update(
+                arn=f"arn:aws:glue:{region}:{account}:table/{database}/{name}",
+                catalogId=account,
+                __id=f"{account}:{database}:{name}",
+            )
         elif typ == "aws:lambda/eventSourceMapping:EventSourceMapping":
             digest = _digest(typ, logical, length=32)
             uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"

@@ -1,0 +1,214 @@
+"""Registry -> pulumi-policy `ResourceValidationPolicy` / `StackValidationPolicy` objects.
+
+The wrappers do what every rule needs and no rule should repeat: read props safely, merge
+config defaults, apply exemptions (tags and config, with expiry), format one-line findings
+that name the owning component and the fix, and never let an error in one rule abort the
+analysis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from serverless_wa import exemptions
+from serverless_wa.graph import Graph, Node
+from serverless_wa.props import Props
+from serverless_wa.registry import Finding, Rule, rules
+
+PACK_NAME = "serverless-well-architected"
+COMMON_CONFIG: dict[str, dict[str, Any]] = {
+    "exemptions": {
+        "type": "array",
+        "default": [],
+        "items": {
+            "type": "object",
+            "properties": {
+                "match": {"type": "string"},
+                "reason": {"type": "string"},
+                "expires": {"type": "string"},
+                "detail": {"type": "string"},
+            },
+            "required": ["match", "reason", "expires"],
+        },
+    },
+    "today": {"type": "string", "description": "ISO date that replaces today (for tests)"},
+}
+SEVERITY = {
+    "LOW": Severity.LOW,
+    "MEDIUM": Severity.MEDIUM,
+    "HIGH": Severity.HIGH,
+    "CRITICAL": Severity.CRITICAL,
+}
+
+
+def short_type(token: str) -> str:
+    """`aws:lambda/function:Function` -> `aws:lambda:Function`; components keep their token."""
+    package, _, rest = token.partition(":")
+    module, _, kind = rest.rpartition(":")
+    if package == "aws" and module:
+        return f"aws:{module.split('/')[0]}:{kind}"
+    return token
+
+
+def owner_of_urn(parent_urn: str | None) -> tuple[str, str] | None:
+    """(type, name) of a parent URN, unless it is the stack or a provider."""
+    if not parent_urn:
+        return None
+    parts = parent_urn.split("::")
+    if len(parts) < 4:
+        return None
+    kind = parts[2].split("$")[-1]
+    if kind == "pulumi:pulumi:Stack" or kind.startswith("pulumi:providers:"):
+        return None
+    return kind, parts[3]
+
+
+def message(
+    rule: Rule, owner: tuple[str, str] | None, child_type: str, child_name: str, finding: Finding
+) -> str:
+    where = f'{owner[0]} "{owner[1]}"' if owner else "stack"
+    problem = finding.problem.rstrip(".")
+    fix = finding.fix or rule.fix
+    return f'[{rule.id}] {where} › {short_type(child_type)} "{child_name}": {problem}. Fix: {fix}'
+
+
+def _config(rule: Rule, args: Any) -> dict[str, Any]:
+    provided = args.get_config() or {}
+    return {**rule.defaults(), **dict(provided)}
+
+
+def _split(
+    findings: Iterable[Finding], exempt: list[exemptions.Exemption]
+) -> tuple[list[Finding], list[tuple[Finding, exemptions.Exemption]]]:
+    """Findings that stand and findings an exemption covers (whole-resource or by detail)."""
+    standing, covered = [], []
+    for finding in findings:
+        match = next((e for e in exempt if e.detail is None or e.detail == finding.detail), None)
+        if match is None:
+            standing.append(finding)
+        else:
+            covered.append((finding, match))
+    return standing, covered
+
+
+def _resource_validator(rule: Rule) -> Any:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        if args.resource_type not in rule.types:
+            return
+        config = _config(rule, args)
+        props = Props(args.props)
+        when = exemptions.today(config)
+        active = exemptions.applicable(props.tags(), config, rule.id, args.urn, args.name, when)
+        if active and active[0].detail is None:
+            args.not_applicable(active[0].describe())
+            return
+        node = Node(args.resource_type, args.name, args.urn, props)
+        try:
+            findings = list(rule.check(node, config))
+        except Exception as error:  # a rule must never abort the analysis
+            args.not_applicable(f"could not evaluate ({type(error).__name__}: {error})")
+            return
+        standing, covered = _split(findings, active)
+        owner = owner_of_urn(args.opts.parent if args.opts else None) or _owner_from_urn(args.urn)
+        for finding in standing:
+            report_violation(message(rule, owner, args.resource_type, args.name, finding), args.urn)
+        if covered and not standing:
+            args.not_applicable("; ".join(e.describe() for _, e in covered))
+
+    return validate
+
+
+def _owner_from_urn(urn: str) -> tuple[str, str] | None:
+    """The component type from the child's URN type chain (its name is not in the URN)."""
+    chain = urn.split("::")[2].split("$") if urn.count("::") >= 3 else []
+    return (chain[-2], "?") if len(chain) >= 2 else None
+
+
+def _stack_validator(rule: Rule) -> Any:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        config = _config(rule, args)
+        graph = Graph.from_policy_resources(args.resources)
+        when = exemptions.today(config)
+        try:
+            findings = list(rule.check(graph, config))
+        except Exception as error:  # a rule must never abort the analysis
+            args.not_applicable(f"could not evaluate ({type(error).__name__}: {error})")
+            return
+        exempted: list[str] = []
+        for finding in findings:
+            node = graph.by_urn(finding.urn or "")
+            if node is None:
+                continue
+            active = exemptions.applicable(
+                node.props.tags(), config, rule.id, node.urn, node.name, when
+            )
+            _, covered = _split([finding], active)
+            if covered:
+                exempted.append(f"{node.name}: {covered[0][1].describe()}")
+                continue
+            owner = node.owner
+            owner_id = (owner.type, owner.name) if owner else None
+            report_violation(message(rule, owner_id, node.type, node.name, finding), node.urn)
+        if exempted:
+            args.not_applicable("; ".join(sorted(set(exempted))))
+
+    return validate
+
+
+def schema(rule: Rule) -> PolicyConfigSchema:
+    properties: dict[str, Any] = {**COMMON_CONFIG, **rule.config}
+    return PolicyConfigSchema(properties=properties)
+
+
+def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
+    policies: list[ResourceValidationPolicy | StackValidationPolicy] = []
+    for rule in rules():
+        common: dict[str, Any] = {
+            "name": rule.name,
+            "description": f"[{rule.id}] {rule.title}",
+            "config_schema": schema(rule),
+            "severity": SEVERITY[rule.severity],
+            "remediation_steps": rule.remediation or f"Set {rule.fix}.",
+            "url": rule.url,
+            "tags": [rule.pillar, rule.id],
+            "enforcement_level": None if rule.enabled else EnforcementLevel.DISABLED,
+        }
+        if rule.scope == "resource":
+            policies.append(ResourceValidationPolicy(validate=_resource_validator(rule), **common))
+        else:
+            policies.append(StackValidationPolicy(validate=_stack_validator(rule), **common))
+    return policies
+
+
+def profile(name: str) -> dict[str, dict[str, Any]]:
+    """`dev`: every enabled rule advisory. `prod`: HIGH and CRITICAL mandatory, the rest
+    advisory. Rules that are off stay disabled in both."""
+    levels: dict[str, dict[str, Any]] = {}
+    for rule in rules():
+        if not rule.enabled:
+            level = "disabled"
+        elif name == "prod" and rule.severity in ("HIGH", "CRITICAL"):
+            level = "mandatory"
+        else:
+            level = "advisory"
+        levels[rule.name] = {"enforcementLevel": level}
+    return levels
+
+
+def initial_config() -> dict[str, Any]:
+    """The dev profile, as the pack's built-in config."""
+    return {
+        name: EnforcementLevel(entry["enforcementLevel"]) for name, entry in profile("dev").items()
+    }

@@ -1,0 +1,386 @@
+"""The offline policy gate: the policy pack run over Pulumi's analyzer protocol.
+
+Exactly what the engine does with `--policy-pack policies`: start the pack as
+`python -u -m pulumi.policy <engine-address> .` in `policies/`, read the port it prints,
+then over gRPC: Handshake (older packs answer UNIMPLEMENTED, which the engine tolerates),
+ConfigureStack, GetAnalyzerInfo, Configure with the stack's profile, one Analyze per
+resource with provider-checked inputs, and one AnalyzeStack with the outputs. With
+`preview=True` every computed output is unknown, as in a first `pulumi preview`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2, json_format, struct_pb2
+from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+from preview import provider_defaults
+from preview.engine import ROOT, Plan, Registration, plain
+
+POLICIES_DIR = ROOT / "policies"
+PROFILES_DIR = POLICIES_DIR / "profiles"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
+_LEVELS = {
+    analyzer_pb2.ADVISORY: "advisory",
+    analyzer_pb2.MANDATORY: "mandatory",
+    analyzer_pb2.REMEDIATE: "remediate",
+    analyzer_pb2.DISABLED: "disabled",
+}
+_LEVEL_VALUES = {name: value for value, name in _LEVELS.items()}
+_SEVERITIES = {
+    analyzer_pb2.POLICY_SEVERITY_LOW: "low",
+    analyzer_pb2.POLICY_SEVERITY_MEDIUM: "medium",
+    analyzer_pb2.POLICY_SEVERITY_HIGH: "high",
+    analyzer_pb2.POLICY_SEVERITY_CRITICAL: "critical",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    policy: str
+    id: str
+    urn: str
+    enforcement: str
+    severity: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "policy": self.policy,
+            "id": self.id,
+            "urn": self.urn,
+            "enforcement": self.enforcement,
+            "severity": self.severity,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Report:
+    pack: str
+    version: str
+    findings: list[Finding] = field(default_factory=list)
+    not_applicable: list[tuple[str, str, str]] = field(default_factory=list)  # policy, urn, why
+    policies: dict[str, analyzer_pb2.PolicyInfo] = field(default_factory=dict)
+
+    @property
+    def mandatory(self) -> list[Finding]:
+        return [f for f in self.findings if f.enforcement == "mandatory"]
+
+    def ids(self) -> list[str]:
+        return sorted({f.id for f in self.findings})
+
+
+def profile_for(stack: str) -> dict[str, Any] | None:
+    """`policies/profiles/<stack>.json` when it exists, else the pack's built-in config."""
+    path = PROFILES_DIR / f"{stack}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    json_format.ParseDict(plain(value), message)
+    return message
+
+
+def _computed(registration: Registration) -> set[str]:
+    """Output values a resource gets only once it exists (not among its inputs)."""
+    values: set[str] = set()
+    for key, value in registration.outputs.items():
+        if key not in registration.inputs and isinstance(value, str) and len(value) > 3:
+            values.add(value)
+    if registration.id and registration.id not in json.dumps(plain(registration.inputs)):
+        values.add(registration.id)
+    return values
+
+
+def _mask(value: Any, computed: set[str]) -> Any:
+    """Replace every string built from a computed value with the unknown sentinel."""
+    if isinstance(value, str):
+        return UNKNOWN if any(c in value for c in computed) else value
+    if isinstance(value, Mapping):
+        return {k: _mask(v, computed) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(v, computed) for v in value]
+    return value
+
+
+class _Views:
+    """Each registration's Analyze inputs and AnalyzeStack outputs, masked for preview."""
+
+    def __init__(self, plan: Plan, preview: bool) -> None:
+        by_urn = {r.urn: r for r in plan.registrations}
+        self.inputs: dict[str, dict[str, Any]] = {}
+        self.outputs: dict[str, dict[str, Any]] = {}
+        for r in plan.registrations:
+            inputs = provider_defaults.checked_inputs(r.type, plain(r.inputs))
+            outputs = provider_defaults.service_outputs(r.type, plain(r.outputs or r.inputs))
+            if preview:
+                upstream: set[str] = set()
+                for deps in r.property_dependencies.values():
+                    for dep in deps:
+                        if dep in by_urn:
+                            upstream |= _computed(by_urn[dep])
+                inputs = {
+                    k: _mask(v, upstream) if k in r.property_dependencies else v
+                    for k, v in inputs.items()
+                }
+                outputs = {
+                    k: UNKNOWN if k in r.outputs and k not in r.inputs else inputs.get(k, v)
+                    for k, v in outputs.items()
+                }
+            self.inputs[r.urn] = inputs
+            self.outputs[r.urn] = outputs
+
+
+def _options(registration: Registration) -> analyzer_pb2.AnalyzerResourceOptions:
+    return analyzer_pb2.AnalyzerResourceOptions(parent=registration.parent or "")
+
+
+def analyze_requests(
+    plan: Plan, preview: bool = False
+) -> tuple[list[analyzer_pb2.AnalyzeRequest], analyzer_pb2.AnalyzeStackRequest]:
+    """The engine's Analyze requests (one per resource) and its AnalyzeStack request."""
+    views = _Views(plan, preview)
+    requests = [
+        analyzer_pb2.AnalyzeRequest(
+            type=r.type,
+            properties=_struct(views.inputs[r.urn]),
+            urn=r.urn,
+            name=r.name,
+            options=_options(r),
+        )
+        for r in plan.registrations
+    ]
+    stack = analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r.type,
+                properties=_struct(views.outputs[r.urn]),
+                urn=r.urn,
+                name=r.name,
+                options=_options(r),
+                parent=r.parent or "",
+                dependencies=r.dependencies,
+                propertyDependencies={
+                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
+                    for k, v in r.property_dependencies.items()
+                },
+            )
+            for r in plan.registrations
+        ]
+    )
+    return requests, stack
+
+
+@contextmanager
+def policy_pack(directory: Path = POLICIES_DIR) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """Start the pack the way the engine does and yield a connected Analyzer stub."""
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", "."],
+        cwd=directory,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.extend(process.stderr or []), daemon=True)
+    reader.start()
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        if not line.strip().isdigit():
+            process.wait(timeout=10)
+            raise RuntimeError(f"the policy pack did not start:\n{''.join(errors)[-2000:]}")
+        channel = grpc.insecure_channel(f"127.0.0.1:{int(line)}")
+        try:
+            grpc.channel_ready_future(channel).result(timeout=30)
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+        finally:
+            channel.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def configure(
+    stub: analyzer_pb2_grpc.AnalyzerStub,
+    info: analyzer_pb2.AnalyzerInfo,
+    profile: Mapping[str, Any] | None,
+) -> None:
+    """Configure with the initial config merged with `profile`, as the engine does."""
+    config: dict[str, analyzer_pb2.PolicyConfig] = {}
+    for policy in info.policies:
+        initial = info.initialConfig.get(policy.name)
+        level = initial.enforcementLevel if initial is not None else policy.enforcementLevel
+        properties: dict[str, Any] = (
+            json_format.MessageToDict(initial.properties) if initial is not None else {}
+        )
+        override = (profile or {}).get(policy.name)
+        if isinstance(override, str):
+            level = _LEVEL_VALUES[override]
+        elif isinstance(override, Mapping):
+            if "enforcementLevel" in override:
+                level = _LEVEL_VALUES[override["enforcementLevel"]]
+            properties.update({k: v for k, v in override.items() if k != "enforcementLevel"})
+        config[policy.name] = analyzer_pb2.PolicyConfig(
+            enforcementLevel=level, properties=_struct(properties)
+        )
+    stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=config))
+
+
+def run(
+    plan: Plan,
+    *,
+    profile: Mapping[str, Any] | None = None,
+    preview: bool = False,
+    stub: analyzer_pb2_grpc.AnalyzerStub | None = None,
+) -> Report:
+    """Run `plan` through the pack (a new pack process unless `stub` is given)."""
+    if stub is None:
+        with policy_pack() as started:
+            return run(plan, profile=profile, preview=preview, stub=started)
+    try:
+        stub.Handshake(
+            analyzer_pb2.AnalyzerHandshakeRequest(
+                engine_address="127.0.0.1:0",
+                root_directory=str(ROOT),
+                program_directory=str(ROOT),
+            )
+        )
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+    stub.ConfigureStack(
+        analyzer_pb2.AnalyzerStackConfigureRequest(
+            stack=plan.stack, project=plan.project, organization="organization", dry_run=preview
+        )
+    )
+    info = stub.GetAnalyzerInfo(empty_pb2.Empty())
+    configure(stub, info, profile)
+    report = Report(info.name, info.version, policies={p.name: p for p in info.policies})
+    requests, stack_request = analyze_requests(plan, preview)
+    for request in requests:
+        _collect(report, stub.Analyze(request), request.urn)
+    _collect(report, stub.AnalyzeStack(stack_request), "")
+    return report
+
+
+def _collect(report: Report, response: analyzer_pb2.AnalyzeResponse, urn: str) -> None:
+    for diagnostic in response.diagnostics:
+        info = report.policies.get(diagnostic.policyName)
+        rule_id = next((t for t in (info.tags if info else []) if "-" in t), diagnostic.policyName)
+        text = diagnostic.message
+        if text.startswith(diagnostic.description):
+            text = text[len(diagnostic.description) :].lstrip("\n")
+        report.findings.append(
+            Finding(
+                policy=diagnostic.policyName,
+                id=rule_id,
+                urn=diagnostic.urn,
+                enforcement=_LEVELS.get(diagnostic.enforcementLevel, "advisory"),
+                severity=_SEVERITIES.get(diagnostic.severity, "unspecified"),
+                message=text or diagnostic.description,
+            )
+        )
+    for entry in response.not_applicable:
+        report.not_applicable.append((entry.policy_name, urn, entry.reason))
+
+
+def sarif(report: Report, stack_file: str) -> dict[str, Any]:
+    """SARIF 2.1.0 for code-scanning tools: one result per finding, at the stack file."""
+    rules = []
+    for name, info in sorted(report.policies.items()):
+        rule_id = next((t for t in info.tags if "-" in t), name)
+        rules.append(
+            {
+                "id": rule_id,
+                "name": name,
+                "shortDescription": {"text": info.description},
+                "helpUri": info.url or None,
+                "properties": {"severity": _SEVERITIES.get(info.severity, "unspecified")},
+            }
+        )
+    results = [
+        {
+            "ruleId": f.id,
+            "level": "error" if f.enforcement == "mandatory" else "warning",
+            "message": {"text": f.message},
+            "locations": [
+                {
+                    "physicalLocation": {"artifactLocation": {"uri": stack_file}},
+                    "logicalLocations": [{"fullyQualifiedName": f.urn, "kind": "resource"}],
+                }
+            ],
+        }
+        for f in report.findings
+    ]
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": report.pack,
+                        "version": report.version,
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def owner_label(plan: Plan, urn: str) -> str:
+    """`<component type> "<name>"` of the resource's owning component, or `stack`."""
+    by_urn = {r.urn: r for r in plan.registrations}
+    current = by_urn.get(urn)
+    while current is not None and current.parent in by_urn:
+        parent = by_urn[current.parent]
+        if not parent.custom:
+            return f'{parent.type} "{parent.name}"'
+        current = parent
+    return "stack"
+
+
+def render(plan: Plan, report: Report) -> str:
+    """Findings grouped by component, mandatory first, then a summary line."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in report.findings:
+        groups.setdefault(owner_label(plan, finding.urn), []).append(finding)
+    lines = [f"Policies ({report.pack}@v{report.version}):"]
+    if not report.findings:
+        lines.append("    no findings")
+    for owner in sorted(groups):
+        lines.append(f"    {owner}")
+        ordered = sorted(groups[owner], key=lambda f: (f.enforcement != "mandatory", f.id, f.urn))
+        for finding in ordered:
+            lines.append(f"      {finding.enforcement:<9} {finding.severity:<6} {finding.message}")
+    exempt = [n for n in report.not_applicable if n[2].startswith("exempt")]
+    mandatory = len(report.mandatory)
+    lines.append("")
+    lines.append(
+        f"Policy summary: {mandatory} mandatory, {len(report.findings) - mandatory} advisory, "
+        f"{len(exempt)} exempted; {len(report.policies)} policies"
+    )
+    for policy, urn, reason in sorted(exempt):
+        lines.append(f"    exempted {policy} on {urn.rsplit('::', 1)[-1] or 'stack'}: {reason}")
+    return "\n".join(lines)
+
+
+def ids_of(findings: Iterable[Finding]) -> list[str]:
+    return sorted({f.id for f in findings})

@@ -1,0 +1,84 @@
+"""Every registered rule, through the analyzer protocol: compliant, non-compliant,
+unknown-at-preview and exempted cases (POLICY-RULES.md section 4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+
+import pytest
+
+from serverless_wa.registry import rules
+from tests.policies import sdk
+from tests.policies.harness import (
+    findings_of,
+    run_case,
+    subject_urn,
+    with_tag,
+    with_unknowns,
+)
+
+RULES = rules()
+COMPLIANT = [(r, c) for r in RULES for c in r.examples.compliant]
+NON_COMPLIANT = [(r, c) for r in RULES for c in r.examples.non_compliant]
+FUTURE = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+PAST = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(("rule", "case"), COMPLIANT, ids=[r.id for r, _ in COMPLIANT])
+def test_compliant_case_passes(pack, rule, case):
+    assert findings_of(run_case(pack, rule, case), rule) == []
+
+
+@pytest.mark.parametrize(("rule", "case"), NON_COMPLIANT, ids=[r.id for r, _ in NON_COMPLIANT])
+def test_non_compliant_case_is_reported_on_the_child_with_its_component(pack, rule, case):
+    found = findings_of(run_case(pack, rule, case), rule)
+    assert found, f"{rule.id} found nothing"
+    assert {f.urn for f in found} == {subject_urn(case)}
+    for finding in found:
+        assert finding.id == rule.id and finding.enforcement == "mandatory"
+        assert finding.message.startswith(f"[{rule.id}] serverless-patterns:patterns:Example")
+        assert '"owner"' in finding.message and "Fix:" in finding.message
+        assert "\n" not in finding.message
+
+
+@pytest.mark.parametrize(("rule", "case"), NON_COMPLIANT, ids=[r.id for r, _ in NON_COMPLIANT])
+def test_unknown_at_preview_is_never_a_violation(pack, rule, case):
+    report = run_case(pack, rule, with_unknowns(case, rule.reads))
+    assert findings_of(report, rule) == []
+
+
+def _taggable(type_token: str) -> bool:
+    cls = sdk.resource_class(type_token)
+    if cls is None:
+        return False
+    args = getattr(inspect.getmodule(cls), f"{cls.__name__}Args", None)
+    return args is not None and "tags" in inspect.signature(args.__init__).parameters
+
+
+@pytest.mark.parametrize(("rule", "case"), NON_COMPLIANT, ids=[r.id for r, _ in NON_COMPLIANT])
+def test_exemption_by_config_applies_until_it_expires(pack, rule, case):
+    exemption = {"match": f"^{case.subject}$", "reason": "accepted risk", "expires": FUTURE}
+    report = run_case(pack, rule, case, exemptions=[exemption])
+    assert findings_of(report, rule) == []
+    reasons = [why for policy, _, why in report.not_applicable if policy == rule.name]
+    assert any("exempt until" in why and "accepted risk" in why for why in reasons)
+
+    expired = run_case(pack, rule, case, exemptions=[{**exemption, "expires": PAST}])
+    assert findings_of(expired, rule)
+
+
+@pytest.mark.parametrize(("rule", "case"), NON_COMPLIANT, ids=[r.id for r, _ in NON_COMPLIANT])
+def test_exemption_by_tag_applies_until_it_expires(pack, rule, case):
+    subject = next(r for r in case.resources if r.name == case.subject)
+    if not _taggable(subject.type):
+        pytest.skip(f"{subject.type} has no tags; exemptions come from config")
+    key = f"wa:exempt:{rule.id}"
+    report = run_case(pack, rule, with_tag(case, key, f"{FUTURE} reviewed by the team"))
+    assert findings_of(report, rule) == []
+    assert any(
+        "reviewed by the team" in why for policy, _, why in report.not_applicable
+        if policy == rule.name
+    )
+    expired = run_case(pack, rule, with_tag(case, key, f"{PAST} reviewed by the team"))
+    assert findings_of(expired, rule)
