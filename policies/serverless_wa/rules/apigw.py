@@ -1,0 +1,1 @@
+"""apigw rules (POLICY-RULES.md)."""

@@ -1,0 +1,1 @@
+"""apigw2 rules (POLICY-RULES.md)."""

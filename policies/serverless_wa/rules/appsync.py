@@ -1,0 +1,1 @@
+"""appsync rules (POLICY-RULES.md)."""

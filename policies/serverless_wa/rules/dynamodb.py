@@ -1,0 +1,1 @@
+"""dynamodb rules (POLICY-RULES.md)."""

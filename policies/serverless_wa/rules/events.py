@@ -1,0 +1,1 @@
+"""events rules (POLICY-RULES.md)."""

@@ -1,0 +1,1 @@
+"""kinesis rules (POLICY-RULES.md)."""

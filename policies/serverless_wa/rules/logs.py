@@ -1,0 +1,1 @@
+"""logs rules (POLICY-RULES.md)."""

@@ -1,0 +1,1 @@
+"""pipes rules (POLICY-RULES.md)."""

@@ -1,0 +1,1 @@
+"""sfn rules (POLICY-RULES.md)."""

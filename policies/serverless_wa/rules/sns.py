@@ -1,0 +1,1 @@
+"""sns rules (POLICY-RULES.md)."""

@@ -1,0 +1,1 @@
+"""sqs rules (POLICY-RULES.md)."""

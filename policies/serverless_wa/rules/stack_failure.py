@@ -1,0 +1,1 @@
+"""stack_failure rules (POLICY-RULES.md)."""
