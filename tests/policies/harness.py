@@ -56,7 +56,11 @@ def only(rule: Rule, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def run_case(stub: Any, rule: Rule, case: Case, **config: Any) -> gate.Report:
-    return gate.run(plan_of(case), profile=only(rule, {**case.config, **config}), stub=stub)
+    """Run one case; a rule that raised (the pack reports it as not applicable) fails."""
+    report = gate.run(plan_of(case), profile=only(rule, {**case.config, **config}), stub=stub)
+    crashed = [why for _, _, why in report.not_applicable if why.startswith("could not evaluate")]
+    assert not crashed, f"{rule.id} raised: {crashed}"
+    return report
 
 
 def subject_urn(case: Case) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import pkgutil
 import re
 from typing import Any
 
@@ -16,10 +17,6 @@ _REF = re.compile(r"outputs\.(\w+)")
 _PACKAGES = {"lambda": "lambda_", "index": ""}
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 @functools.cache
 def resource_class(token: str) -> type | None:
     """The pulumi_aws class whose registered type token is `token` (None when there is none)."""
@@ -29,11 +26,15 @@ def resource_class(token: str) -> type | None:
     except ValueError:
         return None
     package = _PACKAGES.get(package, package)
-    path = ".".join(p for p in ("pulumi_aws", package, _snake(module_name)) if p)
-    try:
-        module = importlib.import_module(path)
-    except ImportError:
+    root = importlib.import_module(".".join(p for p in ("pulumi_aws", package) if p))
+    # Module names are snake_case of the token's camelCase (graphQLApi -> graph_ql_api).
+    wanted = module_name.lower()
+    names = [
+        m.name for m in pkgutil.iter_modules(root.__path__) if m.name.replace("_", "") == wanted
+    ]
+    if len(names) != 1:
         return None
+    module = importlib.import_module(f"{root.__name__}.{names[0]}")
     cls = getattr(module, cls_name, None)
     if not (inspect.isclass(cls) and issubclass(cls, pulumi.CustomResource)):
         return None
@@ -57,7 +58,12 @@ def path_exists(token: str, path: str) -> bool:
     cls: type | None = resource_class(token)
     if cls is None:
         return False
-    outputs = importlib.import_module(cls.__module__.rsplit(".", 1)[0] + ".outputs")
+    if path == "id":
+        return True  # every resource has one, though no getter declares it
+    try:
+        outputs: Any = importlib.import_module(cls.__module__.rsplit(".", 1)[0] + ".outputs")
+    except ImportError:
+        outputs = None  # a module without nested output types
     for step in path.split("."):
         if step.isdigit():
             continue
@@ -68,5 +74,5 @@ def path_exists(token: str, path: str) -> bool:
             return False
         annotation = str(inspect.signature(getter).return_annotation)
         match = _REF.search(annotation)
-        cls = getattr(outputs, match.group(1), None) if match else None
+        cls = getattr(outputs, match.group(1), None) if match and outputs else None
     return True

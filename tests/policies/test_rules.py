@@ -35,15 +35,18 @@ def test_non_compliant_case_is_reported_on_the_child_with_its_component(pack, ru
     found = findings_of(run_case(pack, rule, case), rule)
     assert found, f"{rule.id} found nothing"
     assert {f.urn for f in found} == {subject_urn(case)}
+    subject = next(r for r in case.resources if r.name == case.subject)
+    owner = 'serverless-patterns:patterns:Example "owner"' if subject.parent else "stack"
     for finding in found:
         assert finding.id == rule.id and finding.enforcement == "mandatory"
-        assert finding.message.startswith(f"[{rule.id}] serverless-patterns:patterns:Example")
-        assert '"owner"' in finding.message and "Fix:" in finding.message
-        assert "\n" not in finding.message
+        assert finding.message.startswith(f"[{rule.id}] {owner} › ")
+        assert "Fix:" in finding.message and "\n" not in finding.message
 
 
 @pytest.mark.parametrize(("rule", "case"), NON_COMPLIANT, ids=[r.id for r, _ in NON_COMPLIANT])
 def test_unknown_at_preview_is_never_a_violation(pack, rule, case):
+    if not any(rule.reads.values()):
+        pytest.skip(f"{rule.id} reads no properties, only the resource tree")
     report = run_case(pack, rule, with_unknowns(case, rule.reads))
     assert findings_of(report, rule) == []
 
