@@ -6,7 +6,10 @@ server and never returns; everything else lives in the importable `serverless_wa
 
 from pulumi_policy import EnforcementLevel, PolicyPack
 
+from serverless_wa import server
 from serverless_wa.pack import PACK_NAME, build_policies, initial_config
+
+server.install()
 
 PolicyPack(
     name=PACK_NAME,

@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from preview.engine import ROOT, Plan, Registration, plain
 POLICIES_DIR = ROOT / "policies"
 PROFILES_DIR = POLICIES_DIR / "profiles"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
+IN_FLIGHT = 32  # Analyze calls outstanding at once
 _LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",
     analyzer_pb2.MANDATORY: "mandatory",
@@ -272,8 +274,16 @@ def run(
     configure(stub, info, profile)
     report = Report(info.name, info.version, policies={p.name: p for p in info.policies})
     requests, stack_request = analyze_requests(plan, preview)
+    # The engine analyzes resources as they register, several in flight at once; so does the
+    # gate, with a bounded window (thousands of queued calls make the server cancel some).
+    window: deque[tuple[Any, str]] = deque()
     for request in requests:
-        _collect(report, stub.Analyze(request), request.urn)
+        window.append((stub.Analyze.future(request), request.urn))
+        if len(window) >= IN_FLIGHT:
+            future, urn = window.popleft()
+            _collect(report, future.result(), urn)
+    for future, urn in window:
+        _collect(report, future.result(), urn)
     _collect(report, stub.AnalyzeStack(stack_request), "")
     return report
 

@@ -139,7 +139,7 @@ def _owner_from_urn(urn: str) -> tuple[str, str] | None:
 def _stack_validator(rule: Rule) -> Any:
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         config = _config(rule, args)
-        graph = Graph.from_policy_resources(args.resources)
+        graph = shared_graph(args.resources)
         when = exemptions.today(config)
         try:
             findings = list(rule.check(graph, config))
@@ -167,6 +167,21 @@ def _stack_validator(rule: Rule) -> Any:
     return validate
 
 
+_GRAPHS: dict[int, tuple[Any, Graph]] = {}
+
+
+def shared_graph(resources: Any) -> Graph:
+    """One graph per AnalyzeStack: the analyzer hands every stack policy the same resource
+    list (FastAnalyzerServicer), so the graph is cached on that list's identity."""
+    cached = _GRAPHS.get(id(resources))
+    if cached is not None and cached[0] is resources:
+        return cached[1]
+    graph = Graph.from_policy_resources(resources)
+    _GRAPHS.clear()
+    _GRAPHS[id(resources)] = (resources, graph)
+    return graph
+
+
 def schema(rule: Rule) -> PolicyConfigSchema:
     properties: dict[str, Any] = {**COMMON_CONFIG, **rule.config}
     return PolicyConfigSchema(properties=properties)
@@ -186,7 +201,10 @@ def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
             "enforcement_level": None if rule.enabled else EnforcementLevel.DISABLED,
         }
         if rule.scope == "resource":
-            policies.append(ResourceValidationPolicy(validate=_resource_validator(rule), **common))
+            policy = ResourceValidationPolicy(validate=_resource_validator(rule), **common)
+            # Lets the analyzer skip resources of other types before deserializing for them.
+            policy.resource_types = frozenset(rule.types)  # type: ignore[attr-defined]
+            policies.append(policy)
         else:
             policies.append(StackValidationPolicy(validate=_stack_validator(rule), **common))
     return policies

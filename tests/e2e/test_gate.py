@@ -1,0 +1,110 @@
+"""The offline gate end to end: our stacks pass, a deliberately bad stack fails exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from preview import engine, gate
+from tests.e2e.programs import bad_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+STACKS = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in (ROOT / "stacks").glob("*.yaml"))
+PROD = gate.profile_for("prod")
+# The rules the bad stack breaks, each on purpose; mandatory under the prod profile.
+BAD_STACK_MANDATORY = {"EVENTS-001", "IAM-001", "LAMBDA-001", "STACK-001"}
+
+
+@pytest.fixture(scope="module")
+def pack():
+    with gate.policy_pack() as stub:
+        yield stub
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_has_no_mandatory_finding_under_its_profile_and_prod(pack, stack):
+    plan = engine.run_main(stack)
+    for profile in (gate.profile_for(stack), PROD):
+        report = gate.run(plan, profile=profile, stub=pack)
+        assert report.mandatory == [], gate.render(plan, report)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_preview_with_unknown_outputs_stays_clean(pack, stack):
+    plan = engine.run_main(stack, preview=True)
+    report = gate.run(plan, profile=PROD, preview=True, stub=pack)
+    assert report.mandatory == [], gate.render(plan, report)
+    assert not [f for f in report.findings if "during preview" in f.message]
+    crashed = [n for n in report.not_applicable if n[2].startswith("could not evaluate")]
+    assert crashed == []
+
+
+def test_bad_stack_fails_with_exactly_the_expected_rules(pack):
+    plan = engine.run(bad_stack.program, stack="bad", config={"aws:region": "eu-west-1"})
+    report = gate.run(plan, profile=PROD, stub=pack)
+    assert {f.id for f in report.mandatory} == BAD_STACK_MANDATORY, gate.render(plan, report)
+    by_id = {f.id: f for f in report.mandatory}
+    assert by_id["LAMBDA-001"].urn.endswith("::passthrough")
+    assert by_id["STACK-001"].urn.endswith("::consumer")
+    assert by_id["EVENTS-001"].urn.endswith("::orders-target")
+    assert by_id["IAM-001"].urn.endswith("::admin-policy")
+
+
+def test_bad_stack_with_exemptions_passes_and_reports_them(pack):
+    plan = engine.run(
+        lambda: bad_stack.program(exempt=True), stack="bad", config={"aws:region": "eu-west-1"}
+    )
+    until = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    profile = json.loads(json.dumps(PROD))
+    # Event targets and role policies carry no tags: their exemptions come from config.
+    for name, match in (
+        ("eventbridge-target-dlq", "orders-target"),
+        ("iam-no-wildcard-actions", "admin-policy"),
+    ):
+        profile[name]["exemptions"] = [
+            {"match": f"^{match}$", "reason": "bad-stack test", "expires": until}
+        ]
+    report = gate.run(plan, profile=profile, stub=pack)
+    assert report.mandatory == [], gate.render(plan, report)
+    exempted = {policy for policy, _, why in report.not_applicable if why.startswith("exempt")}
+    assert {
+        "lambda-tracing-active",
+        "throttled-consumer-reserved-concurrency",
+        "eventbridge-target-dlq",
+        "iam-no-wildcard-actions",
+    } <= exempted
+    assert "exempted" in gate.render(plan, report)
+
+
+def test_cli_writes_findings_and_sarif(tmp_path):
+    out, sarif = tmp_path / "dev.json", tmp_path / "dev.sarif"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "preview",
+            "--stack",
+            "dev",
+            "--json",
+            str(out),
+            "--sarif",
+            str(sarif),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "Policy summary: 0 mandatory" in run.stdout
+    document = json.loads(out.read_text())
+    assert isinstance(document["findings"], list)
+    for finding in document["findings"]:
+        assert set(finding) == {"policy", "id", "urn", "enforcement", "severity", "message"}
+    log = json.loads(sarif.read_text())
+    assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["rules"]
+    assert len(log["runs"][0]["results"]) == len(document["findings"])
