@@ -59,6 +59,10 @@ class ScalableWebhookArgs(PatternArgs):
     delivery_id_header: the provider's delivery-id header (dedupe key); else SHA-256 of the body.
     sink_table: an existing table with partition key `id` (S) instead of a new one.
     waf_acl_arn: a WAFv2 web ACL to associate with the stage.
+    api_key_required: callers send `x-api-key` (a usage plan with `daily_quota` and the stage
+      throttle holds the key). Providers that cannot send a header set False: the route is
+      then public, its deliveries checked by `signature` alone, and the stack's policy config
+      needs an APIGW-008 exemption for it (docs/patterns/scalable-webhook.md).
     """
 
     ingest: Literal["direct", "lambda"] = "direct"
@@ -75,8 +79,12 @@ class ScalableWebhookArgs(PatternArgs):
     throttle_rate: float = defaults.API_THROTTLE_RATE
     throttle_burst: int = defaults.API_THROTTLE_BURST
     waf_acl_arn: str | None = None
+    api_key_required: bool = True
+    daily_quota: int = 100_000
 
     def __post_init__(self) -> None:
+        if self.daily_quota < 1:
+            raise ValueError(f"daily_quota must be at least 1 (got {self.daily_quota})")
         if self.ingest not in ("direct", "lambda"):
             raise ValueError(f"ingest must be one of direct, lambda (got {self.ingest!r})")
         if not 1 <= self.consumer_concurrency <= MAX_CONCURRENCY:
@@ -254,7 +262,16 @@ class ScalableWebhook(Pattern):
             resource_id=self.source_resource.id,
             http_method="POST",
             authorization="NONE",
+            api_key_required=args.api_key_required,
             request_parameters={"method.request.path.source": True},
+            request_validator_id=aws.apigateway.RequestValidator(
+                scope.child("validator"),
+                rest_api=self.api.id,
+                name=scope.physical("validator"),
+                validate_request_parameters=True,
+                validate_request_body=False,
+                opts=scope.opts(),
+            ).id,
             opts=scope.opts(),
         )
         self.publisher: LambdaFunction | None = None
@@ -269,8 +286,11 @@ class ScalableWebhook(Pattern):
             self.api,
             args.stage_spec(),
             routes=[self.method, *routes],
-            fingerprint=f"{args.ingest}|{send_message_template(args)}",
+            fingerprint=f"{args.ingest}|{args.api_key_required}|{send_message_template(args)}",
         )
+        self.api_key: aws.apigateway.ApiKey | None = None
+        if args.api_key_required:
+            self._usage_plan(args)
         if args.waf_acl_arn is not None:
             aws.wafv2.WebAclAssociation(
                 scope.child("waf"),
@@ -283,13 +303,49 @@ class ScalableWebhook(Pattern):
         self.queue_url = self.queue.url
         self.dlq_url = self.queue.dlq.url
         self.table_name = self.table.name
-        self.register_outputs(
-            {
-                "url": self.url,
-                "queue_url": self.queue_url,
-                "dlq_url": self.dlq_url,
-                "table_name": self.table_name,
-            }
+        outputs: dict[str, pulumi.Input[object]] = {
+            "url": self.url,
+            "queue_url": self.queue_url,
+            "dlq_url": self.dlq_url,
+            "table_name": self.table_name,
+        }
+        if self.api_key is not None:
+            outputs["api_key_id"] = self.api_key.id
+        self.register_outputs(outputs)
+
+    def _usage_plan(self, args: ScalableWebhookArgs) -> None:
+        """The API key callers send, in a usage plan with a quota and the stage's throttle."""
+        scope = self.scope
+        plan = aws.apigateway.UsagePlan(
+            scope.child("usage-plan"),
+            name=scope.physical("usage-plan"),
+            api_stages=[
+                aws.apigateway.UsagePlanApiStageArgs(
+                    api_id=self.api.id, stage=self.stage.stage.stage_name
+                )
+            ],
+            throttle_settings=aws.apigateway.UsagePlanThrottleSettingsArgs(
+                rate_limit=args.throttle_rate, burst_limit=args.throttle_burst
+            ),
+            quota_settings=aws.apigateway.UsagePlanQuotaSettingsArgs(
+                limit=args.daily_quota, period="DAY"
+            ),
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        self.api_key = aws.apigateway.ApiKey(
+            scope.child("api-key"),
+            name=scope.physical("api-key"),
+            enabled=True,
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        aws.apigateway.UsagePlanKey(
+            scope.child("usage-plan-key"),
+            key_id=self.api_key.id,
+            key_type="API_KEY",
+            usage_plan_id=plan.id,
+            opts=scope.opts(),
         )
 
     def _direct_integration(self, args: ScalableWebhookArgs) -> list[pulumi.Resource]:

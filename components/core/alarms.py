@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults
+from components.core import aws_context, defaults
 from components.core.scope import Scope
 
 
@@ -47,14 +48,86 @@ def metric_alarm(
 
 
 class AlarmTopic(pulumi.ComponentResource):
-    """The stack's alarm topic (SSE with the AWS managed key), used when none is configured."""
+    """The stack's alarm topic, used when no `alarmTopicArn` is configured.
+
+    CloudWatch cannot publish to a topic encrypted with the AWS managed SNS key, so the topic
+    gets a customer managed key (rotated) whose policy lets CloudWatch use it, and a topic
+    policy that admits CloudWatch alarms of this account only and denies requests without TLS.
+    """
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("serverless-patterns:core:AlarmTopic", name, None, opts)
-        self.topic = aws.sns.Topic(
-            f"{name}-topic",
-            kms_master_key_id="alias/aws/sns",
-            opts=pulumi.ResourceOptions(parent=self),
+        child = pulumi.ResourceOptions(parent=self)
+        account = aws_context.account_id(self)
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description="Encrypts the alarm topic; CloudWatch may use it to publish",
+            enable_key_rotation=True,
+            policy=account.apply(_key_policy),
+            opts=child,
+        )
+        self.topic = aws.sns.Topic(f"{name}-topic", kms_master_key_id=self.key.arn, opts=child)
+        self.policy = aws.sns.TopicPolicy(
+            f"{name}-policy",
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(self.topic.arn, account).apply(
+                lambda v: _topic_policy(v[0], v[1])
+            ),
+            opts=child,
         )
         self.arn = self.topic.arn
         self.register_outputs({"arn": self.arn})
+
+
+def _key_policy(account: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchPublishes",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+                },
+            ],
+        }
+    )
+
+
+def _topic_policy(topic_arn: str, account: str) -> str:
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "CloudWatchAlarms",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:*:{account}:alarm:*"},
+                    },
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sns:Publish",
+                    "Resource": topic_arn,
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ],
+        }
+    )

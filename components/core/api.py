@@ -28,8 +28,14 @@ class StageSpec:
     stage_name: str = "v1"
     throttle_rate: float = defaults.API_THROTTLE_RATE
     throttle_burst: int = defaults.API_THROTTLE_BURST
+    execution_log_level: str = "ERROR"
 
     def __post_init__(self) -> None:
+        if self.execution_log_level not in ("OFF", "ERROR", "INFO"):
+            raise ValueError(
+                "execution_log_level must be one of OFF, ERROR, INFO "
+                f"(got {self.execution_log_level!r})"
+            )
         if not self.stage_name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"stage_name must be alphanumeric, '-' or '_' ({self.stage_name!r})")
         if self.throttle_rate <= 0:
@@ -52,6 +58,17 @@ class RestStage:
     ) -> None:
         """`routes` are the methods and integrations the deployment must follow;
         `fingerprint` changes whenever they do, so a new deployment is cut."""
+        # API Gateway writes execution logs to a group it would create without expiry; owning
+        # the group sets its retention.
+        self.execution_log_group = aws.cloudwatch.LogGroup(
+            scope.child("execution-logs"),
+            name=api.id.apply(
+                lambda api_id: f"API-Gateway-Execution-Logs_{api_id}/{spec.stage_name}"
+            ),
+            retention_in_days=scope.settings.log_retention_days,
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
         self.log_group = aws.cloudwatch.LogGroup(
             scope.child("access-logs"),
             name=f"/aws/apigateway/{scope.physical('api')}/{spec.stage_name}",
@@ -87,10 +104,10 @@ class RestStage:
                 throttling_rate_limit=spec.throttle_rate,
                 throttling_burst_limit=spec.throttle_burst,
                 metrics_enabled=True,
-                logging_level="OFF",
+                logging_level=spec.execution_log_level,
                 data_trace_enabled=False,
             ),
-            opts=scope.opts(),
+            opts=scope.opts(depends_on=[self.execution_log_group]),
         )
         self.invoke_url = self.stage.invoke_url
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from serverless_wa.props import ABSENT, UNKNOWN, Props, known
 
@@ -24,6 +24,9 @@ _INVOKE_URI = re.compile(
     r"^arn:[^:]+:apigateway:[^:]+:lambda:path/[^/]+/functions/(.+)/invocations$"
 )
 _LAMBDA_QUALIFIED = re.compile(r"^(arn:[^:]+:lambda:[^:]+:\d+:function:[^:]+):[^:]+$")
+
+
+T = TypeVar("T")
 
 
 def normalise_arn(value: str) -> str:
@@ -68,6 +71,7 @@ class Graph:
         self._by_type: dict[str, list[Node]] = defaultdict(list)
         self._by_key: dict[str, list[Node]] | None = None
         self._referrers: dict[str, list[tuple[str, Node]]] = defaultdict(list)
+        self._memo: dict[str, Any] = {}
         for node in self.nodes:
             self._by_type[node.type].append(node)
             for prop, targets in node.deps.items():
@@ -90,6 +94,13 @@ class Graph:
             for prop, targets in (getattr(r, "property_dependencies", None) or {}).items():
                 node.deps[prop] = [nodes[id(t)] for t in targets if id(t) in nodes]
         return cls(list(nodes.values()))
+
+    def memo(self, key: str, build: Callable[[Graph], T]) -> T:
+        """A derived index (alarms by metric, policies by role...) built once per graph and
+        shared by every rule that asks for the same `key`, so stack rules stay linear."""
+        if key not in self._memo:
+            self._memo[key] = build(self)
+        return cast(T, self._memo[key])
 
     def by_urn(self, urn: str) -> Node | None:
         return self._by_urn.get(urn)

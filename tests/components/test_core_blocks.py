@@ -130,7 +130,7 @@ def test_rest_stage_traces_logs_json_and_throttles(build):
     stage = plan.one("aws:apigateway/stage:Stage")
     assert stage.inputs["xrayTracingEnabled"] is True
     access = stage.inputs["accessLogSettings"]
-    group = plan.one("aws:cloudwatch/logGroup:LogGroup")
+    group = plan.one("aws:cloudwatch/logGroup:LogGroup", "access-logs")
     assert access["destinationArn"] == group.outputs["arn"]
     assert json.loads(access["format"])["requestId"] == "$context.requestId"
     assert group.inputs["retentionInDays"] == defaults.LOG_RETENTION_DAYS
@@ -139,6 +139,11 @@ def test_rest_stage_traces_logs_json_and_throttles(build):
     assert settings["settings"]["throttlingRateLimit"] == 20
     assert settings["settings"]["throttlingBurstLimit"] == 40
     assert settings["settings"]["dataTraceEnabled"] is False
+    assert settings["settings"]["loggingLevel"] == "ERROR"
+    api_id = plan.one("aws:apigateway/restApi:RestApi").id
+    execution = plan.one("aws:cloudwatch/logGroup:LogGroup", "execution-logs").inputs
+    assert execution["name"] == f"API-Gateway-Execution-Logs_{api_id}/v1"
+    assert execution["retentionInDays"] == defaults.LOG_RETENTION_DAYS
     deployment = plan.one("aws:apigateway/deployment:Deployment").inputs
     assert deployment["triggers"]["redeployment"]
 
@@ -156,6 +161,24 @@ def test_api_gateway_account_role(build):
     role = plan.one("aws:iam/role:Role")
     assert account.property_dependencies["cloudwatchRoleArn"] == [role.urn]
     assert "apigateway.amazonaws.com" in role.inputs["assumeRolePolicy"]
+
+
+def test_alarm_topic_lets_cloudwatch_publish_with_a_customer_key(build):
+    from components.core.alarms import AlarmTopic
+
+    plan = build(lambda: AlarmTopic("alarms"))
+    key = plan.one("aws:kms/key:Key")
+    topic = plan.one("aws:sns/topic:Topic")
+    assert key.inputs["enableKeyRotation"] is True
+    assert topic.inputs["kmsMasterKeyId"] == key.outputs["arn"]
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert statements["CloudWatchPublishes"]["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    topic_policy = policy(plan.one("aws:sns/topicPolicy:TopicPolicy"))
+    sids = {s["Sid"]: s for s in topic_policy["Statement"]}
+    assert sids["CloudWatchAlarms"]["Condition"]["StringEquals"] == {
+        "aws:SourceAccount": "123456789012"
+    }
+    assert sids["DenyInsecureTransport"]["Effect"] == "Deny"
 
 
 # IAM ---------------------------------------------------------------------------------------

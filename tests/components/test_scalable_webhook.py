@@ -133,6 +133,28 @@ def test_stage_sink_table_and_outputs(build):
     assert outputs["table_name"] == table["name"]
 
 
+def test_api_key_by_default_in_a_usage_plan_with_quota(build):
+    plan = build(webhook(throttle_rate=10, throttle_burst=20, daily_quota=500))
+    assert plan.one("aws:apigateway/method:Method").inputs["apiKeyRequired"] is True
+    usage = plan.one("aws:apigateway/usagePlan:UsagePlan").inputs
+    assert usage["quotaSettings"] == {"limit": 500, "period": "DAY"}
+    assert usage["throttleSettings"] == {"rateLimit": 10, "burstLimit": 20}
+    api = plan.one("aws:apigateway/restApi:RestApi")
+    assert usage["apiStages"][0]["apiId"] == api.id
+    key = plan.one("aws:apigateway/usagePlanKey:UsagePlanKey")
+    assert key.inputs["keyType"] == "API_KEY"
+    assert key.property_dependencies["keyId"] == [plan.one("aws:apigateway/apiKey:ApiKey").urn]
+    validator = plan.one("aws:apigateway/requestValidator:RequestValidator").inputs
+    assert validator["validateRequestParameters"] is True
+
+
+def test_public_webhook_has_no_key(build):
+    plan = build(webhook(api_key_required=False))
+    assert plan.one("aws:apigateway/method:Method").inputs["apiKeyRequired"] is False
+    assert not plan.of_type("aws:apigateway/usagePlan:UsagePlan")
+    assert not plan.of_type("aws:apigateway/apiKey:ApiKey")
+
+
 def test_existing_sink_table_is_used_instead_of_a_new_one(build):
     def program():
         table = aws.dynamodb.Table(
@@ -199,6 +221,7 @@ def test_prod_settings_reach_the_children(build):
         ({"max_receive_count": 0}, "max_receive_count must be between 1 and 1000"),
         ({"throttle_rate": -1}, "throttle_rate must be positive"),
         ({"delivery_id_header": "X Delivery"}, "delivery_id_header must be an HTTP header"),
+        ({"daily_quota": 0}, "daily_quota must be at least 1"),
     ],
 )
 def test_invalid_args_name_the_argument(kwargs, message):

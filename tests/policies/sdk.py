@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-import pkgutil
 import re
 from typing import Any
 
@@ -22,19 +21,13 @@ def resource_class(token: str) -> type | None:
     """The pulumi_aws class whose registered type token is `token` (None when there is none)."""
     try:
         package, rest = token.split(":", 1)[1].split("/", 1)
-        module_name, cls_name = rest.split(":")
+        _, cls_name = rest.split(":")
     except ValueError:
         return None
     package = _PACKAGES.get(package, package)
-    root = importlib.import_module(".".join(p for p in ("pulumi_aws", package) if p))
-    # Module names are snake_case of the token's camelCase (graphQLApi -> graph_ql_api).
-    wanted = module_name.lower()
-    names = [
-        m.name for m in pkgutil.iter_modules(root.__path__) if m.name.replace("_", "") == wanted
-    ]
-    if len(names) != 1:
-        return None
-    module = importlib.import_module(f"{root.__name__}.{names[0]}")
+    # The package's own (lazy) attribute: importing submodules directly breaks the lazy
+    # loader for later `aws.<package>.<Class>` lookups.
+    module = importlib.import_module(".".join(p for p in ("pulumi_aws", package) if p))
     cls = getattr(module, cls_name, None)
     if not (inspect.isclass(cls) and issubclass(cls, pulumi.CustomResource)):
         return None

@@ -35,10 +35,16 @@ class Statement:
     condition: Mapping[str, Any]
     source: Node
     index: int
+    sid: str = ""
 
     @property
     def allow(self) -> bool:
         return self.effect == "Allow"
+
+    @property
+    def label(self) -> str:
+        """The Sid, else `#<index>`: names the statement in findings and exemption details."""
+        return self.sid or f"#{self.index}"
 
 
 def statements(document: Any, source: Node) -> list[Statement] | None:
@@ -59,6 +65,7 @@ def statements(document: Any, source: Node) -> list[Statement] | None:
                 condition=_mapping(raw.get("Condition")),
                 source=source,
                 index=index,
+                sid=str(raw.get("Sid") or ""),
             )
         )
     return found
@@ -74,6 +81,8 @@ def documents_of(node: Node) -> Iterator[Any]:
         yield parse_json(node.get("policy"))
     elif node.type == ROLE:
         inline = node.get("inlinePolicies")
+        if inline is UNKNOWN:  # unknown inline policies: some document cannot be read
+            yield UNKNOWN
         if isinstance(inline, list):
             for entry in inline:
                 if isinstance(entry, Mapping):
@@ -82,6 +91,34 @@ def documents_of(node: Node) -> Iterator[Any]:
 
 def _role_of(graph: Graph, node: Node, prop: str) -> list[Node]:
     return graph.refs(node, prop, (ROLE,))
+
+
+def _by_role(graph: Graph) -> dict[str, list[tuple[str, Node]]]:
+    """Role URN -> (kind, node) for every policy source and attachment that names it,
+    resolved once per graph (through dependencies, else by ARN or name)."""
+    index: dict[str, list[tuple[str, Node]]] = {}
+
+    def add(roles: list[Node], kind: str, node: Node) -> None:
+        for role in roles:
+            index.setdefault(role.urn, []).append((kind, node))
+
+    for node in graph.of_type(ROLE_POLICY):
+        add(_role_of(graph, node, "role"), "inline", node)
+    for node in graph.of_type(ROLE_POLICY_ATTACHMENT):
+        add(_role_of(graph, node, "role"), "attachment", node)
+    for node in graph.of_type(POLICY_ATTACHMENT):
+        roles = [t for t in node.deps.get("roles", []) if t.type == ROLE]
+        names = node.get("roles")
+        if not roles and isinstance(names, list):
+            roles = [r for r in graph.of_type(ROLE) if r.get("name") in names]
+        add(roles, "attachment", node)
+    for node in graph.of_type(ATTACHMENTS_EXCLUSIVE):
+        add(_role_of(graph, node, "roleName"), "exclusive", node)
+    return index
+
+
+def _sources(graph: Graph, role: Node) -> list[tuple[str, Node]]:
+    return graph.memo("iam-sources-by-role", _by_role).get(role.urn, [])
 
 
 def role_documents(graph: Graph, role: Node) -> tuple[list[Statement], bool]:
@@ -99,11 +136,8 @@ def role_documents(graph: Graph, role: Node) -> tuple[list[Statement], bool]:
 
     for document in documents_of(role):
         add(document, role)
-    for prop, node in graph.referrers(role, (ROLE_POLICY,)):
-        if prop == "role":
-            add(parse_json(node.get("policy")), node)
-    for node in graph.of_type(ROLE_POLICY):
-        if not node.deps.get("role") and role in _role_of(graph, node, "role"):
+    for kind, node in _sources(graph, role):
+        if kind == "inline":
             add(parse_json(node.get("policy")), node)
     for policy in attached_policies(graph, role):
         for document in documents_of(policy):
@@ -114,16 +148,10 @@ def role_documents(graph: Graph, role: Node) -> tuple[list[Statement], bool]:
 def managed_policy_arns(graph: Graph, role: Node) -> list[Any]:
     """ARNs attached to `role` (values; UNKNOWN entries kept)."""
     arns: list[Any] = list(as_list(role.get("managedPolicyArns")))
-    for node in graph.of_type(ROLE_POLICY_ATTACHMENT):
-        if role in _role_of(graph, node, "role"):
+    for kind, node in _sources(graph, role):
+        if kind == "attachment":
             arns.append(node.get("policyArn"))
-    for node in graph.of_type(POLICY_ATTACHMENT):
-        targets = [t for t in node.deps.get("roles", []) if t.type == ROLE]
-        names = node.get("roles")
-        if role in targets or (isinstance(names, list) and role.get("name") in names):
-            arns.append(node.get("policyArn"))
-    for node in graph.of_type(ATTACHMENTS_EXCLUSIVE):
-        if role in _role_of(graph, node, "roleName"):
+        elif kind == "exclusive":
             arns.extend(as_list(node.get("policyArns")))
     return arns
 
@@ -135,8 +163,8 @@ def attached_policies(graph: Graph, role: Node) -> list[Node]:
         policy = graph.find(value, (POLICY,)) if known(value) else None
         if policy is not None:
             found.append(policy)
-    for node in graph.of_type(ROLE_POLICY_ATTACHMENT, POLICY_ATTACHMENT):
-        if role in _role_of(graph, node, "role") or role in node.deps.get("roles", []):
+    for kind, node in _sources(graph, role):
+        if kind == "attachment":
             found.extend(graph.refs(node, "policyArn", (POLICY,)))
     unique = {n.urn: n for n in found}
     return list(unique.values())
@@ -173,4 +201,76 @@ def allows(statements_: list[Statement], action: str, arn: str | None = None) ->
             continue
         if arn is None or any(resource_matches(r, arn) for r in statement.resources):
             return True
+    return False
+
+
+# Resource policies of queues, topics and buses (SQS-003/004, SNS-004/005, EVENTS-003) ------
+
+SOURCE_KEYS = ("aws:SourceArn", "aws:SourceAccount", "aws:PrincipalOrgID", "aws:SourceVpce")
+
+
+def public_principal(principal: Any) -> bool:
+    """`"*"` or `{"AWS": "*"}` (also inside a list)."""
+    if principal == "*":
+        return True
+    return isinstance(principal, Mapping) and "*" in as_list(principal.get("AWS"))
+
+
+def service_principals(principal: Any) -> list[str]:
+    if not isinstance(principal, Mapping):
+        return []
+    return [str(s) for s in as_list(principal.get("Service"))]
+
+
+def condition_keys(statement: Statement) -> set[str]:
+    """Lower-cased keys the statement's conditions pin. `Null` and `...IfExists` operators
+    pin nothing: they pass when the key is missing."""
+    keys: set[str] = set()
+    for operator, entries in statement.condition.items():
+        name = str(operator)
+        if name == "Null" or name.endswith("IfExists") or not isinstance(entries, Mapping):
+            continue
+        keys.update(str(key).lower() for key in entries)
+    return keys
+
+
+def public_grants(statements_: list[Statement], service: str) -> list[tuple[Statement, str]]:
+    """(statement, problem) for each way an Allow opens a resource policy: Principal `*`
+    without a SOURCE_KEYS condition, a service principal without `aws:SourceArn`, or action
+    `*` / `<service>:*`."""
+    found: list[tuple[Statement, str]] = []
+    source_keys = {k.lower() for k in SOURCE_KEYS}
+    for statement in statements_:
+        if not statement.allow:
+            continue
+        keys = condition_keys(statement)
+        if public_principal(statement.principal) and not keys & source_keys:
+            names = f"{', '.join(SOURCE_KEYS[:-1])} or {SOURCE_KEYS[-1]}"
+            found.append((statement, f"allows Principal * without an {names} condition"))
+        services = service_principals(statement.principal)
+        if services and "aws:sourcearn" not in keys:
+            found.append(
+                (statement, f"allows {', '.join(services)} without an aws:SourceArn condition")
+            )
+        broad = [a for a in statement.actions if a.lower() in ("*", f"{service}:*")]
+        if broad:
+            found.append((statement, f"allows action {broad[0]} (every {service} action)"))
+    return found
+
+
+def denies_insecure_transport(statements_: list[Statement], action: str) -> bool:
+    """Whether a Deny for every principal covers `action` when `aws:SecureTransport` is false."""
+    for statement in statements_:
+        if statement.effect != "Deny" or not public_principal(statement.principal):
+            continue
+        if not any(action_matches(a, action) for a in statement.actions):
+            continue
+        for operator, entries in statement.condition.items():
+            if str(operator) not in ("Bool", "BoolIfExists") or not isinstance(entries, Mapping):
+                continue
+            for key, value in entries.items():
+                if str(key).lower() == "aws:securetransport" and any(
+                    str(v).lower() == "false" for v in as_list(value)
+                ):
+                    return True
     return False
