@@ -35,11 +35,11 @@ test: lint typecheck unit  ## ruff, mypy, pytest
 bench: setup
 	$(BIN)/python -m bench
 
-docs: setup  ## regenerate the generated docs (catalog table)
+docs: setup  ## regenerate the generated docs (catalog and rule tables, policy profiles)
 	$(BIN)/python docs/generate.py
 
 # Real deployments, for users who have the Pulumi CLI and AWS credentials.
-POLICY := $(if $(wildcard policies/PulumiPolicy.yaml),--policy-pack policies,)
+POLICY := --policy-pack policies $(if $(wildcard policies/profiles/$(STACK).json),--policy-pack-config policies/profiles/$(STACK).json,)
 
 up: setup
 	pulumi up --stack $(STACK) $(POLICY) $(ARGS)
