@@ -576,6 +576,8 @@ register(
 REST_INTEGRATION = "aws:apigateway/integration:Integration"
 V2_INTEGRATION = "aws:apigatewayv2/integration:Integration"
 DURATION_TAG = "wa:expected-duration-ms"
+REST_API = "aws:apigateway/restApi:RestApi"
+V2_API = "aws:apigatewayv2/api:Api"
 
 
 def _backends(graph: Graph, integrations: list[Node], prop: str) -> list[Node]:
@@ -585,35 +587,41 @@ def _backends(graph: Graph, integrations: list[Node], prop: str) -> list[Node]:
     return list({f.urn: f for f in found}.values())
 
 
+def _integrations_by_api(graph: Graph) -> dict[str, list[Node]]:
+    """Integrations keyed by their API's URN (through dependencies) and by API id value."""
+    index: dict[str, list[Node]] = {}
+    for node, prop, api_type in [
+        (i, "restApi", REST_API) for i in graph.of_type(REST_INTEGRATION)
+    ] + [(i, "apiId", V2_API) for i in graph.of_type(V2_INTEGRATION)]:
+        keys = {api.urn for api in node.deps.get(prop, []) if api.type == api_type}
+        value = node.get(prop)
+        if isinstance(value, str):
+            keys.add(value)
+        for key in keys:
+            index.setdefault(key, []).append(node)
+    return index
+
+
+def _same_api(graph: Graph, node: Node, prop: str, api_type: str) -> list[Node]:
+    index = graph.memo("integrations-by-api", _integrations_by_api)
+    keys = {api.urn for api in node.deps.get(prop, []) if api.type == api_type}
+    value = node.get(prop)
+    if isinstance(value, str):
+        keys.add(value)
+    found = {i.urn: i for key in keys for i in index.get(key, [])}
+    return list(found.values())
+
+
 def _api_throttle_vs_backend(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
     default_ms = float(config.get("default_duration_ms") or 100)
     checks: list[tuple[Node, Any, list[Node]]] = []
     for settings in graph.of_type(METHOD_SETTINGS):
-        api = settings.get("restApi")
-        same_api = [
-            i
-            for i in graph.of_type(REST_INTEGRATION)
-            if set(graph.refs(i, "restApi", ("aws:apigateway/restApi:RestApi",)))
-            & set(graph.refs(settings, "restApi", ("aws:apigateway/restApi:RestApi",)))
-            or (known(api) and i.get("restApi") == api)
-        ]
-        checks.append(
-            (
-                settings,
-                settings.get("settings.throttlingRateLimit"),
-                _backends(graph, same_api, "uri"),
-            )
-        )
+        rate = settings.get("settings.throttlingRateLimit")
+        same_api = _same_api(graph, settings, "restApi", REST_API)
+        checks.append((settings, rate, _backends(graph, same_api, "uri")))
     for stage in graph.of_type(V2_STAGE):
-        api = stage.get("apiId")
-        apis = set(graph.refs(stage, "apiId", ("aws:apigatewayv2/api:Api",)))
-        same_api = [
-            i
-            for i in graph.of_type(V2_INTEGRATION)
-            if set(graph.refs(i, "apiId", ("aws:apigatewayv2/api:Api",))) & apis
-            or (known(api) and i.get("apiId") == api)
-        ]
         rate = stage.get("defaultRouteSettings.throttlingRateLimit")
+        same_api = _same_api(graph, stage, "apiId", V2_API)
         checks.append((stage, rate, _backends(graph, same_api, "integrationUri")))
     for subject, rate, functions in checks:
         if not isinstance(rate, int | float) or isinstance(rate, bool) or rate <= 0:
@@ -872,12 +880,19 @@ def _notified_functions(graph: Graph, notification: Node) -> list[tuple[Node, di
         targets = graph.refs(notification, "queues", (QUEUE,), entry.get("queueArn"))
         if len(targets) != 1:
             continue
-        for mapping in graph.of_type(ESM):
-            if targets[0] in graph.refs(mapping, "eventSourceArn", (QUEUE,)):
-                function = mapping_function(graph, mapping)
-                if function is not None:
-                    found.append((function, entry))
+        for mapping in graph.memo("mappings-by-queue", _mappings_by_queue).get(targets[0].urn, []):
+            function = mapping_function(graph, mapping)
+            if function is not None:
+                found.append((function, entry))
     return found
+
+
+def _mappings_by_queue(graph: Graph) -> dict[str, list[Node]]:
+    index: dict[str, list[Node]] = {}
+    for mapping in graph.of_type(ESM):
+        for queue in graph.refs(mapping, "eventSourceArn", (QUEUE,)):
+            index.setdefault(queue.urn, []).append(mapping)
+    return index
 
 
 def _put_prefixes(graph: Graph, role: Node, bucket_arn: str) -> list[str] | None:
@@ -1120,23 +1135,38 @@ def _alarm_metrics(alarm: Node) -> list[tuple[Any, Any, Any]]:
     return found
 
 
+def _alarm_index(graph: Graph) -> dict[str, Any]:
+    """Alarms by (namespace, metric, dimension value), by linked subject, and whether some
+    alarm's dimensions are unknown: built once per graph."""
+    by_value: set[tuple[Any, Any, str, str]] = set()
+    linked: set[tuple[Any, Any, str]] = set()
+    unknown: set[tuple[Any, Any]] = set()
+    for alarm in graph.of_type(ALARM):
+        targets = [t.urn for k in ("dimensions", "metricQueries") for t in alarm.deps.get(k, [])]
+        for ns, metric, dimensions in _alarm_metrics(alarm):
+            if dimensions is UNKNOWN:
+                unknown.add((ns, metric))
+            elif isinstance(dimensions, dict):
+                for key, value in dimensions.items():
+                    if value is UNKNOWN:
+                        unknown.add((ns, metric))
+                    elif isinstance(value, str):
+                        by_value.add((ns, metric, key, value))
+            linked.update((ns, metric, urn) for urn in targets)
+    return {"by_value": by_value, "linked": linked, "unknown": unknown}
+
+
 def _has_alarm(graph: Graph, namespace: str, metric: str, key: str, subject: Node) -> bool | None:
     """Whether an alarm watches `metric` with dimension `key` = the subject's name."""
+    index = graph.memo("alarms-by-metric", _alarm_index)
     name = subject.get("name")
-    unknown = False
-    for alarm in graph.of_type(ALARM):
-        for ns, metric_name, dimensions in _alarm_metrics(alarm):
-            if ns != namespace or metric_name != metric:
-                continue
-            value = dimensions.get(key) if isinstance(dimensions, dict) else dimensions
-            linked = subject in alarm.deps.get("dimensions", []) or any(
-                subject in alarm.deps.get(k, []) for k in ("metricQueries",)
-            )
-            if linked or (isinstance(value, str) and value == name):
-                return True
-            if value is UNKNOWN or dimensions is UNKNOWN:
-                unknown = True
-    return None if unknown or name is UNKNOWN else False
+    if (namespace, metric, subject.urn) in index["linked"]:
+        return True
+    if isinstance(name, str) and (namespace, metric, key, name) in index["by_value"]:
+        return True
+    if name is UNKNOWN or (namespace, metric) in index["unknown"]:
+        return None
+    return False
 
 
 def _consumer_backlog_alarms(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
