@@ -82,7 +82,9 @@ def dlq_set(graph: Graph) -> set[str]:
     """URNs of the queues in the DLQ set."""
     urns = set(dlq_references(graph))
     for queue in graph.of_type(QUEUE):
-        if known(queue.get("redriveAllowPolicy")) or queue.props.tags().get("wa:dlq") == "true":
+        allow = queue.get("redriveAllowPolicy")
+        # Outputs may carry "" for a queue without one.
+        if (known(allow) and allow != "") or queue.props.tags().get("wa:dlq") == "true":
             urns.add(queue.urn)
     for node in graph.of_type(REDRIVE_ALLOW):
         urns.update(q.urn for q in graph.refs(node, "queueUrl", (QUEUE,)))

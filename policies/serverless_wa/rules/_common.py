@@ -30,6 +30,14 @@ COMPONENT = "serverless-patterns:patterns:Example"
 ARN_ACCOUNT = "arn:aws:{service}:eu-west-1:123456789012:{resource}"
 
 THROTTLED_TAG = "wa:throttled-consumer"
+DATA_TAG = "wa:data"
+
+
+def ephemeral(node: Node) -> bool | None:
+    """Tagged `wa:data=ephemeral` (tags or tagsAll); None when the `tags` value is unknown."""
+    if node.get("tags") is UNKNOWN or node.get(f"tags.{DATA_TAG}") is UNKNOWN:
+        return None
+    return node.props.tags().get(DATA_TAG) == "ephemeral"
 
 
 def case(
@@ -60,6 +68,18 @@ def stack_case(*resources: Resource, subject: str, config: dict[str, Any] | None
 
 def arn(service: str, resource: str) -> str:
     return ARN_ACCOUNT.format(service=service, resource=resource)
+
+
+def number(value: Any) -> int | float | None:
+    """A known number (booleans are not numbers here), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def unset(value: Any) -> bool:
+    """Absent, or the empty value an unset output carries (`""`, `[]`, `{}`); UNKNOWN is set."""
+    return value is ABSENT or (isinstance(value, str | list | dict) and len(value) == 0)
 
 
 # Event source kinds (3.0) ------------------------------------------------------------------
@@ -133,3 +153,48 @@ def reserved(function: Node) -> Any:
         number = int(value)
         return ABSENT if number < 0 else number
     return ABSENT
+
+
+def attached(
+    graph: Graph, split_type: str, prop: str, owner_types: tuple[str, ...]
+) -> tuple[dict[str, list[Node]], bool]:
+    """Split resources (QueuePolicy, RedrivePolicy, TopicPolicy...) by the URN of the owner
+    their `prop` refers to, and whether one of them stays unresolved or ambiguous (then no
+    owner can be judged to lack one)."""
+    found: dict[str, list[Node]] = {}
+    unresolved = False
+    for node in graph.of_type(split_type):
+        owners = graph.refs(node, prop, owner_types)
+        if len(owners) == 1:
+            found.setdefault(owners[0].urn, []).append(node)
+        elif owners or node.get(prop) is UNKNOWN:
+            unresolved = True
+    return found, unresolved
+
+
+# Settings several rules declare (POLICY-RULES.md 2.5): every schema copies its entry from
+# here, so the defaults stay equal.
+SHARED_CONFIG: dict[str, dict[str, Any]] = {
+    "account_concurrency_limit": {
+        "type": "integer",
+        "default": 1000,
+        "description": "The account's Lambda concurrency limit in this Region",
+    },
+    "reserved_elsewhere": {
+        "type": "integer",
+        "default": 0,
+        "description": "Concurrency reserved by functions outside this stack",
+    },
+    "runtime_overrides": {
+        "type": "object",
+        "default": {},
+        "description": (
+            "Lambda runtime -> {deprecated, block_create, block_update (YYYY-MM-DD), arm64}: "
+            "corrects or adds entries of the runtime lifecycle data"
+        ),
+    },
+}
+
+
+def shared_config(*names: str) -> dict[str, dict[str, Any]]:
+    return {name: dict(SHARED_CONFIG[name]) for name in names}
