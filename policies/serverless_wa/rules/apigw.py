@@ -248,18 +248,46 @@ def _same_stage(graph: Graph, node: Node, stage: Node) -> bool | None:
     return _same_api(graph, node, stage)
 
 
+def _settings_index(graph: Graph) -> tuple[dict[str, list[Node]], bool, set[str]]:
+    """MethodSettings placed on their stages once per graph: (stage URN -> settings, some
+    settings fit no stage decidably, stage URNs some settings may or may not belong to)."""
+    by_stage: dict[str, list[Node]] = {}
+    undecided_all = False
+    undecided_for: set[str] = set()
+    stages_by_name: dict[str | None, list[Node]] = {}
+    for stage in graph.of_type(REST_STAGE):
+        name = stage.get("stageName")
+        stages_by_name.setdefault(name if isinstance(name, str) else None, []).append(stage)
+    for settings in graph.of_type(METHOD_SETTINGS):
+        linked = [n for n in settings.deps.get("stageName", []) if n.type == REST_STAGE]
+        if linked:
+            for stage in linked:
+                by_stage.setdefault(stage.urn, []).append(settings)
+            continue
+        name = settings.get("stageName")
+        if not isinstance(name, str):
+            undecided_all = True
+            continue
+        for stage in stages_by_name.get(name, []) + stages_by_name.get(None, []):
+            same = _same_stage(graph, settings, stage)
+            if same is None:
+                undecided_for.add(stage.urn)
+            elif same:
+                by_stage.setdefault(stage.urn, []).append(settings)
+    return by_stage, undecided_all, undecided_for
+
+
 def stage_settings(graph: Graph, stage: Node) -> tuple[list[Node], bool]:
     """The `*/*` MethodSettings of a REST stage, and whether some MethodSettings in the
     stack could not be placed (then an absence proves nothing)."""
-    found: list[Node] = []
-    undecided = False
-    for settings in graph.of_type(METHOD_SETTINGS):
-        same = _same_stage(graph, settings, stage)
-        path = settings.get("methodPath")
-        if same is None or (same and path is UNKNOWN):
-            undecided = True
-        elif same and path == "*/*":
-            found.append(settings)
+    by_stage, undecided_all, undecided_for = graph.memo("settings-by-stage", _settings_index)
+    mine = by_stage.get(stage.urn, [])
+    found = [s for s in mine if s.get("methodPath") == "*/*"]
+    undecided = (
+        undecided_all
+        or stage.urn in undecided_for
+        or any(s.get("methodPath") is UNKNOWN for s in mine)
+    )
     return found, undecided
 
 
