@@ -141,8 +141,8 @@ def run() -> list[str]:
                 anchor = cfn_lint_seconds(plan)
                 total = seconds + startup
                 lines.append(
-                    f"  cfn-lint + serverless rules {size:>6} {anchor:8.2f} s   gate (with start-up)"
-                    f" is {anchor / total:5.1f}x faster ({anchor / seconds:5.1f}x without)"
+                    f"  cfn-lint + serverless rules {size:>6} {anchor:8.2f} s   gate (with "
+                    f"start-up) is {anchor / total:5.1f}x faster ({anchor / seconds:5.1f}x without)"
                 )
     return lines
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from google.protobuf import json_format
+from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 
 from preview import engine, gate
-from pulumi_policy.policy import EnforcementLevel, _PolicyAnalyzerServicer
 from serverless_wa import server
 from serverless_wa.pack import PACK_NAME, build_policies, initial_config
 from tests.e2e.programs import bad_stack
@@ -18,9 +18,7 @@ def _servicers():
 
 
 def _normalised(response):
-    diagnostics = sorted(
-        json_format.MessageToJson(d, sort_keys=True) for d in response.diagnostics
-    )
+    diagnostics = sorted(json_format.MessageToJson(d, sort_keys=True) for d in response.diagnostics)
     skipped = sorted((n.policy_name, n.reason) for n in response.not_applicable)
     return diagnostics, skipped
 
