@@ -156,7 +156,7 @@ def _stack_validator(rule: Rule) -> Any:
             )
             _, covered = _split([finding], active)
             if covered:
-                exempted.append(f"{node.name}: {covered[0][1].describe()}")
+                exempted.append(f"{covered[0][1].describe()} [{node.name}]")
                 continue
             owner = node.owner
             owner_id = (owner.type, owner.name) if owner else None

@@ -21,7 +21,12 @@ PATTERN = "serverless-patterns:patterns:"
 
 
 def components_of(plan: engine.Plan) -> set[str]:
-    return {r.name for r in plan.registrations if r.type.startswith(PATTERN)}
+    """The patterns the stack chose (top-level; a pattern may compose others inside it)."""
+    return {
+        r.name
+        for r in plan.registrations
+        if r.type.startswith(PATTERN) and r.parent == plan.stack_urn
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -93,6 +93,19 @@ def program(exempt: bool = False) -> None:
         tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
         tags=_tags(exempt, "STACK-001"),
     )
+    alarms = aws.sns.Topic("alarms", kms_master_key_id="alias/aws/sns")
+    aws.cloudwatch.MetricAlarm(
+        "jobs-dlq-depth",
+        namespace="AWS/SQS",
+        metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": dlq.name},
+        statistic="Maximum",
+        comparison_operator="GreaterThanThreshold",
+        threshold=0,
+        period=60,
+        evaluation_periods=1,
+        alarm_actions=[alarms.arn],
+    )
     aws.lambda_.EventSourceMapping(
         "consumer-mapping",
         event_source_arn=queue.arn,
