@@ -8,7 +8,7 @@ analysis.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -24,8 +24,9 @@ from pulumi_policy import (
 
 from serverless_wa import exemptions
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import Props
+from serverless_wa.props import Props, rewrap
 from serverless_wa.registry import Finding, Rule, rules
+from serverless_wa.remediations import REMEDIATIONS, Remediation
 
 PACK_NAME = "serverless-well-architected"
 COMMON_CONFIG: dict[str, dict[str, Any]] = {
@@ -130,6 +131,16 @@ def _resource_validator(rule: Rule) -> Any:
     return validate
 
 
+def _remediator(rule: Rule, fixer: Remediation) -> Any:
+    def remediate(args: ResourceValidationArgs) -> Mapping[str, Any] | None:
+        if args.resource_type not in rule.types:
+            return None
+        fixed = fixer(Props(args.props).data)
+        return None if fixed is None else rewrap(fixed)
+
+    return remediate
+
+
 def _owner_from_urn(urn: str) -> tuple[str, str] | None:
     """The component type from the child's URN type chain (its name is not in the URN)."""
     chain = urn.split("::")[2].split("$") if urn.count("::") >= 3 else []
@@ -201,6 +212,9 @@ def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
             "enforcement_level": None if rule.enabled else EnforcementLevel.DISABLED,
         }
         if rule.scope == "resource":
+            fixer = REMEDIATIONS.get(rule.id)
+            if fixer is not None:
+                common["remediate"] = _remediator(rule, fixer)
             policy = ResourceValidationPolicy(validate=_resource_validator(rule), **common)
             # Lets the analyzer skip resources of other types before deserializing for them.
             policy.resource_types = frozenset(rule.types)  # type: ignore[attr-defined]

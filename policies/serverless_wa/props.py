@@ -69,6 +69,18 @@ def _target(proxy: Any) -> Any:
     return proxy
 
 
+def rewrap(value: Any) -> Any:
+    """The inverse of `unwrap` for returning props to the engine: UNKNOWN back to the
+    engine's unknown-string sentinel."""
+    if value is UNKNOWN:
+        return "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    if isinstance(value, Mapping):
+        return {k: rewrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rewrap(v) for v in value]
+    return value
+
+
 def walk(data: Any, path: str) -> Any:
     """`a.b.0.c` through plain data; ABSENT when a step is missing, UNKNOWN when one is."""
     current = data
