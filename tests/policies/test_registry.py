@@ -56,6 +56,8 @@ def test_profiles_are_generated_from_the_registry():
         expected = (
             "disabled"
             if not rule.enabled
-            else "mandatory" if rule.severity in ("HIGH", "CRITICAL") else "advisory"
+            else "mandatory"
+            if rule.severity in ("HIGH", "CRITICAL")
+            else "advisory"
         )
         assert prod[rule.name]["enforcementLevel"] == expected

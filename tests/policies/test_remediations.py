@@ -4,10 +4,10 @@ served through the analyzer's Remediate call."""
 from __future__ import annotations
 
 from google.protobuf import json_format
-
-from preview import gate
 from pulumi.runtime.proto import analyzer_pb2
 from pulumi_policy.policy import EnforcementLevel
+
+from preview import gate
 from serverless_wa import server
 from serverless_wa.graph import Node
 from serverless_wa.pack import PACK_NAME, build_policies, initial_config

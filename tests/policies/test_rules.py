@@ -80,7 +80,8 @@ def test_exemption_by_tag_applies_until_it_expires(pack, rule, case):
     report = run_case(pack, rule, with_tag(case, key, f"{FUTURE} reviewed by the team"))
     assert findings_of(report, rule) == []
     assert any(
-        "reviewed by the team" in why for policy, _, why in report.not_applicable
+        "reviewed by the team" in why
+        for policy, _, why in report.not_applicable
         if policy == rule.name
     )
     expired = run_case(pack, rule, with_tag(case, key, f"{PAST} reviewed by the team"))
