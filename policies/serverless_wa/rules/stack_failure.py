@@ -776,58 +776,65 @@ def _metric_specs(alarm: Node) -> Iterator[tuple[Any, Any, Any, str]]:
             yield UNKNOWN, UNKNOWN, UNKNOWN, "metricQueries"
 
 
-def _watches(alarm: Node, dlq: Node) -> bool | None:
-    """Whether the alarm watches the DLQ's depth: True, False, or None when it cannot tell."""
-    verdicts: list[bool | None] = []
-    for namespace, metric, dimensions, key in _metric_specs(alarm):
-        if (known(namespace) and namespace != DEPTH_METRIC[0]) or (
-            known(metric) and metric != DEPTH_METRIC[1]
-        ):
-            continue
-        if not (known(namespace) and known(metric)):
-            verdicts.append(None)
-            continue
-        queues = {n.urn for n in alarm.deps.get(key, []) if n.type == QUEUE}
-        if queues:
-            verdicts.append(dlq.urn in queues)
-            continue
-        name = dimensions.get("QueueName", ABSENT) if isinstance(dimensions, Mapping) else ABSENT
-        if dimensions is UNKNOWN or name is UNKNOWN:
-            verdicts.append(None)
-        elif not known(name):
-            verdicts.append(False)
-        else:
-            own = dlq.get("name")
-            verdicts.append(name == own if known(own) else None)
-    if True in verdicts:
-        return True
-    return None if None in verdicts else False
-
-
 def _has_actions(alarm: Node) -> bool:
     actions = alarm.get("alarmActions")
     return actions is UNKNOWN or (isinstance(actions, list) and len(actions) > 0)
+
+
+def _depth_alarm_index(graph: Graph) -> dict[str, Any]:
+    """Depth alarms once per graph: by linked queue URN, by QueueName value, and the alarms
+    that could watch any queue (unknown metric or dimension), as `_watches` decides them."""
+    linked: dict[str, list[Node]] = {}
+    by_name: dict[str, list[Node]] = {}
+    undecided = False
+    named = False
+    for alarm in graph.of_type(METRIC_ALARM):
+        for namespace, metric, dimensions, key in _metric_specs(alarm):
+            if (known(namespace) and namespace != DEPTH_METRIC[0]) or (
+                known(metric) and metric != DEPTH_METRIC[1]
+            ):
+                continue
+            if not (known(namespace) and known(metric)):
+                undecided = True
+                continue
+            queues = [n for n in alarm.deps.get(key, []) if n.type == QUEUE]
+            if queues:
+                for queue in queues:
+                    linked.setdefault(queue.urn, []).append(alarm)
+                continue
+            name = (
+                dimensions.get("QueueName", ABSENT) if isinstance(dimensions, Mapping) else ABSENT
+            )
+            if dimensions is UNKNOWN or name is UNKNOWN:
+                undecided = True
+            elif known(name):
+                named = True
+                by_name.setdefault(str(name), []).append(alarm)
+    return {"linked": linked, "by_name": by_name, "undecided": undecided, "named": named}
 
 
 def _dlq_depth_alarm(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
     if config.get("alarms_external") is True:
         return
     require_actions = config.get("require_alarm_actions", True) is not False
-    alarms = graph.of_type(METRIC_ALARM)
+    index = graph.memo("dlq-depth-alarms", _depth_alarm_index)
     for dlq, _ in _dlq_sources(graph):
-        verdicts = [(alarm, _watches(alarm, dlq)) for alarm in alarms]
-        watching = [alarm for alarm, verdict in verdicts if verdict is True]
+        own = dlq.get("name")
+        watching = {a.urn: a for a in index["linked"].get(dlq.urn, [])}
+        if known(own):
+            watching.update({a.urn: a for a in index["by_name"].get(str(own), [])})
         if not watching:
-            if any(verdict is None for _, verdict in verdicts):
+            if index["undecided"] or (not known(own) and index["named"]):
                 continue
             yield Finding(
                 "DLQ has no alarm on AWS/SQS ApproximateNumberOfMessagesVisible, so failed "
                 "messages pile up unnoticed",
                 urn=dlq.urn,
             )
-        elif require_actions and not any(_has_actions(a) for a in watching):
+        elif require_actions and not any(_has_actions(a) for a in watching.values()):
             yield Finding(
-                f'DLQ depth alarm "{_names(watching)}" has no alarmActions, so nobody is told',
+                f'DLQ depth alarm "{_names(list(watching.values()))}" has no alarmActions, '
+                "so nobody is told",
                 urn=dlq.urn,
                 fix="alarm_topic (raw: alarm_actions)",
             )
