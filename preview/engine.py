@@ -15,6 +15,7 @@ import pulumi
 import yaml
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as runtime_mocks
+from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -191,6 +192,9 @@ def run(
     project = project or project_name()
     region = config.get("aws:region", DEFAULT_REGION)
     monitor = RecordingMonitor(SimulatedCloud(region=region))
+    # A fresh root stack per run: set_mocks keeps an existing one, whose URN names the
+    # previous run's stack.
+    runtime_settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
         monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
     )

@@ -72,7 +72,8 @@ def test_pattern_with_null_args_takes_defaults():
 def test_unknown_slug_names_it_and_the_allowed_ones():
     message = error_of(patterns({"scalable-webhok": {}}))
     assert "serverless-patterns:patterns: unknown pattern 'scalable-webhok'" in message
-    assert "allowed: scalable-webhook" in message
+    allowed = message.split("allowed: ", 1)[1].split("\n")[0].split(", ")
+    assert "scalable-webhook" in allowed and allowed == sorted(allowed)
 
 
 def test_unknown_argument_names_it_and_the_allowed_ones():
