@@ -1,32 +1,55 @@
-"""Cold import of each handler module in a fresh process, against importing boto3 alone."""
+"""Cold import of each handler module in a fresh process, against importing boto3 alone.
+
+Each handler is imported with the environment its component sets in the dev stack (read
+from the offline preview), from its own zip root plus `functions/shared/`.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+from typing import Any
 
 from bench.timing import ROOT, RUNS, row, wall
+from preview import engine
+
+FUNCTION = "aws:lambda/function:Function"
+
+
+def _handlers() -> dict[tuple[str, str], dict[str, str]]:
+    """(pattern folder, module) -> the env vars of one function that uses it."""
+    found: dict[tuple[str, str], dict[str, str]] = {}
+    for registration in engine.run_main("dev").of_type(FUNCTION):
+        inputs: dict[str, Any] = registration.inputs
+        code = getattr(inputs.get("code"), "path", "")
+        folder = os.path.basename(str(code)).rsplit("-", 1)[0]
+        module = str(inputs.get("handler", "")).split(".")[0]
+        variables = (inputs.get("environment") or {}).get("variables") or {}
+        found.setdefault((folder, module), {k: str(v) for k, v in variables.items()})
+    return found
 
 
 def run() -> list[str]:
-    env = {
+    base_env = {
         **os.environ,
         "AWS_DEFAULT_REGION": "eu-west-1",
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
-        "TABLE_NAME": "bench",
-        "QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/bench",
-        "POWERTOOLS_SERVICE_NAME": "bench",
-        "POWERTOOLS_METRICS_NAMESPACE": "bench",
+        "PYTHONPATH": str(ROOT / "functions" / "shared"),
     }
-    base = wall([sys.executable, "-c", "import boto3"], env=env)
+    base = wall([sys.executable, "-c", "import boto3"], env=base_env)
     lines = [f"handler cold import (fresh process, median of {RUNS})"]
     lines.append(row("baseline: import boto3", base, base))
-    for folder in sorted(p for p in (ROOT / "functions").iterdir() if p.is_dir()):
-        for module in sorted(folder.glob("*.py")):
-            source = module.read_text()
-            if "def handler(" not in source:
-                continue
-            seconds = wall([sys.executable, "-c", f"import {module.stem}"], cwd=folder, env=env)
-            lines.append(row(f"{folder.name}/{module.name}", seconds, base))
+    for (folder, module), variables in sorted(_handlers().items()):
+        cwd = ROOT / "functions" / folder
+        env = {**base_env, **variables}
+        command = [sys.executable, "-c", f"import {module}"]
+        label = f"{folder}/{module}.py"
+        probe = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+        if probe.returncode != 0:
+            reason = (probe.stderr.strip().splitlines() or ["?"])[-1][:60]
+            lines.append(f"  {label:<44} not measured: {reason}")
+            continue
+        lines.append(row(label, wall(command, cwd=cwd, env=env), base))
     return lines
