@@ -21,3 +21,15 @@ def statements_of_role(plan: engine.Plan, role_name: str) -> list[dict[str, Any]
         if role.urn in rp.property_dependencies.get("role", []):
             found += policy(rp)["Statement"]
     return found
+
+
+def scoped_grants(plan: engine.Plan, role_name: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs the role's inline policies allow on ARNs (`*` grants left out:
+    the state machine block's log-delivery policy is tested on its own)."""
+    pairs = set()
+    for statement in statements_of_role(plan, role_name):
+        resources = statement["Resource"]
+        for resource in [resources] if isinstance(resources, str) else resources:
+            if resource != "*":
+                pairs |= {(action, resource) for action in statement["Action"]}
+    return pairs

@@ -63,6 +63,27 @@ ACCESS_LOG_FORMAT: Final = {
     "errorMessage": "$context.error.message",
 }
 
+# API Gateway WebSocket stages (no X-Ray: access logs, execution logs and traced functions)
+WEBSOCKET_THROTTLE_RATE: Final = 100.0
+WEBSOCKET_THROTTLE_BURST: Final = 50
+WEBSOCKET_EXECUTION_LOG_LEVEL: Final = "ERROR"
+WEBSOCKET_MAX_CONNECTION_S: Final = 2 * 3600  # API Gateway closes every connection after 2 h
+WEBSOCKET_ACCESS_LOG_FORMAT: Final = {
+    "requestId": "$context.requestId",
+    "extendedRequestId": "$context.extendedRequestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "eventType": "$context.eventType",
+    "routeKey": "$context.routeKey",
+    "connectionId": "$context.connectionId",
+    "status": "$context.status",
+    "integrationStatus": "$context.integration.status",
+    "integrationLatency": "$context.integration.latency",
+    "integrationError": "$context.integration.error",
+    "errorMessage": "$context.error.message",
+    "authorizerError": "$context.authorizer.error",
+}
+
 # Alarms
 ALARM_PERIOD_S: Final = 60
 QUEUE_AGE_ALARM_S: Final = 300

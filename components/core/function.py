@@ -55,6 +55,8 @@ class FunctionSpec:
     environment: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     description: str = ""
     async_invoke: AsyncInvoke | None = None
+    # Extra tags on the function only, e.g. a `wa:exempt:<RULE-ID>` exemption for it.
+    tags: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not defaults.LAMBDA_MIN_MEMORY_MB <= self.memory_size <= defaults.LAMBDA_MAX_MEMORY_MB:
@@ -97,7 +99,7 @@ class LambdaFunction:
     ) -> None:
         settings = scope.settings
         self.function_name = scope.physical(suffix)
-        tags = scope.tags
+        tags = {**scope.tags, **spec.tags}
         if spec.throttled_tag is not None:
             tags[defaults.TAG_THROTTLED_CONSUMER] = spec.throttled_tag
 

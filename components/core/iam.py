@@ -134,6 +134,19 @@ def secret_read(secret_arn: pulumi.Input[str]) -> Statement:
     return Statement(["secretsmanager:GetSecretValue"], [secret_arn])
 
 
+def dynamodb_stream_read(stream_arn: pulumi.Input[str]) -> Statement:
+    """What a Lambda mapping or a pipe needs to read one table's stream (scoped to it)."""
+    return Statement(
+        [
+            "dynamodb:DescribeStream",
+            "dynamodb:GetRecords",
+            "dynamodb:GetShardIterator",
+            "dynamodb:ListStreams",
+        ],
+        [stream_arn],
+    )
+
+
 def logs_write(log_group_arn: pulumi.Input[str]) -> Statement:
     """Write to one log group (its streams are `<group-arn>:log-stream:*`)."""
     streams = pulumi.Output.from_input(log_group_arn).apply(

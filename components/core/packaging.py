@@ -24,6 +24,7 @@ import pulumi
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
+SHARED = "shared"  # functions/shared/: modules several patterns' zips include
 BUILD_DIR = ROOT / ".build"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
@@ -55,11 +56,16 @@ def _files(root: Path) -> Iterator[tuple[str, Path]]:
         yield relative.as_posix(), path
 
 
-def zip_bytes(*roots: Path) -> bytes:
-    """The deterministic zip of every file under `roots` (later roots win on clashes)."""
+def zip_bytes(*roots: Path, extra_files: Sequence[Path] = ()) -> bytes:
+    """The deterministic zip of every file under `roots` (later roots win on clashes), plus
+    `extra_files` at the zip root, which may not clash with anything."""
     entries: dict[str, Path] = {}
     for root in roots:
         entries.update(_files(root))
+    for extra in extra_files:
+        if extra.name in entries:
+            raise ValueError(f"shared file {extra.name} clashes with a file of the same name")
+        entries[extra.name] = extra
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
@@ -93,14 +99,23 @@ def build(
     *,
     architecture: str = "arm64",
     runtime: str = "python3.13",
+    shared: Sequence[str] = (),
     functions_dir: Path = FUNCTIONS_DIR,
     build_dir: Path = BUILD_DIR,
     runner: Runner = _run,
 ) -> Package:
-    """Zip `functions/<pattern>/` (plus its bundled requirements) into the build cache."""
+    """Zip `functions/<pattern>/` (plus its bundled requirements) into the build cache.
+
+    `shared` names files in `functions/shared/` (e.g. `ws_sender.py`) that the zip carries
+    at its root, so handlers import them as top-level modules like their own.
+    """
     source = functions_dir / pattern
     if not source.is_dir():
         raise ValueError(f"no Lambda source folder {source}")
+    extra_files = [functions_dir / SHARED / name for name in sorted(set(shared))]
+    for extra in extra_files:
+        if not extra.is_file() or extra.parent != functions_dir / SHARED:
+            raise ValueError(f"no shared Lambda module {extra}")
     roots = [source]
     requirements = source / "requirements.txt"
     with tempfile.TemporaryDirectory() as scratch:
@@ -109,7 +124,7 @@ def build(
                 requirements, architecture, runtime, build_dir, runner, Path(scratch)
             )
             roots.insert(0, deps)
-        data = zip_bytes(*roots)
+        data = zip_bytes(*roots, extra_files=extra_files)
     digest = hashlib.sha256(data).digest()
     build_dir.mkdir(parents=True, exist_ok=True)
     path = build_dir / f"{pattern}-{digest.hex()[:16]}.zip"

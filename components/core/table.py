@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi_aws as aws
@@ -28,11 +28,18 @@ class TableSpec:
     ttl_attribute: str = defaults.TTL_ATTRIBUTE
     stream_view_type: str | None = None
     extra_attributes: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    # index name -> its partition key (name, type); projection ALL, on-demand like the table.
+    global_indexes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, kind in (self.hash_key, *(k for k in [self.range_key] if k)):
             if kind not in KEY_TYPES:
                 raise ValueError(f"key {name!r} type must be one of {', '.join(KEY_TYPES)}")
+        for index, (name, kind) in self.global_indexes.items():
+            if kind not in KEY_TYPES:
+                raise ValueError(
+                    f"index {index!r} key {name!r} type must be one of {', '.join(KEY_TYPES)}"
+                )
         views = ("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
         if self.stream_view_type is not None and self.stream_view_type not in views:
             raise ValueError(f"stream_view_type must be one of {', '.join(views)}")
@@ -40,6 +47,7 @@ class TableSpec:
 
 def create_table(scope: Scope, suffix: str, spec: TableSpec) -> aws.dynamodb.Table:
     keys = [spec.hash_key, *([spec.range_key] if spec.range_key else []), *spec.extra_attributes]
+    keys += [key for key in spec.global_indexes.values() if key not in keys]
     tags = scope.tags
     if spec.ephemeral:
         tags[defaults.TAG_DATA] = "ephemeral"
@@ -60,6 +68,19 @@ def create_table(scope: Scope, suffix: str, spec: TableSpec) -> aws.dynamodb.Tab
             if spec.ephemeral
             else None
         ),
+        global_secondary_indexes=[
+            aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                name=index,
+                key_schemas=[
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                        attribute_name=key[0], key_type="HASH"
+                    )
+                ],
+                projection_type="ALL",
+            )
+            for index, key in spec.global_indexes.items()
+        ]
+        or None,
         stream_enabled=spec.stream_view_type is not None,
         stream_view_type=spec.stream_view_type,
         deletion_protection_enabled=production and not spec.ephemeral,

@@ -45,6 +45,40 @@ def test_hash_changes_only_when_code_does(source: Path, tmp_path: Path):
     assert before.path != after.path and before.path.exists() and after.path.exists()
 
 
+def test_shared_modules_join_the_zip_root_deterministically(source: Path, tmp_path: Path):
+    write(source / "shared" / "ws_sender.py", "def send():\n    return True\n")
+    write(source / "shared" / "other.py", "UNUSED = 1\n")
+    first = packaging.build(
+        "demo", shared=["ws_sender.py"], functions_dir=source, build_dir=tmp_path / "b1"
+    )
+    again = packaging.build(
+        "demo", shared=("ws_sender.py", "ws_sender.py"), functions_dir=source, build_dir=tmp_path
+    )
+    plain = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+    with zipfile.ZipFile(first.path) as archive:
+        assert archive.namelist() == ["handler.py", "logic/rules.py", "ws_sender.py"]
+        assert archive.read("ws_sender.py") == b"def send():\n    return True\n"
+    assert first.path.read_bytes() == again.path.read_bytes()
+    assert plain.sha256 != first.sha256
+    write(source / "shared" / "ws_sender.py", "def send():\n    return False\n")
+    changed = packaging.build(
+        "demo", shared=["ws_sender.py"], functions_dir=source, build_dir=tmp_path
+    )
+    assert changed.sha256 != first.sha256
+
+
+def test_shared_module_must_exist_and_not_clash(source: Path, tmp_path: Path):
+    with pytest.raises(ValueError, match="no shared Lambda module"):
+        packaging.build("demo", shared=["missing.py"], functions_dir=source, build_dir=tmp_path)
+    with pytest.raises(ValueError, match="no shared Lambda module"):
+        packaging.build(
+            "demo", shared=["../demo/handler.py"], functions_dir=source, build_dir=tmp_path
+        )
+    write(source / "shared" / "handler.py", "CLASH = 1\n")
+    with pytest.raises(ValueError, match=r"shared file handler\.py clashes"):
+        packaging.build("demo", shared=["handler.py"], functions_dir=source, build_dir=tmp_path)
+
+
 def test_missing_folder_is_a_clear_error(tmp_path: Path):
     with pytest.raises(ValueError, match="no Lambda source folder"):
         packaging.build("nope", functions_dir=tmp_path, build_dir=tmp_path)

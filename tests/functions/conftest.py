@@ -27,6 +27,8 @@ from aws_lambda_powertools.utilities import parameters
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 EVENTS_DIR = ROOT / "tests" / "events"
+# Modules that `packaging.build(..., shared=...)` puts at a zip's root beside the handlers.
+SHARED_DIR = FUNCTIONS_DIR / "shared"
 
 REGION = "eu-west-1"
 
@@ -91,19 +93,22 @@ def load_function() -> Iterator[Callable[[str, str], ModuleType]]:
         for previous in loaded:
             if previous != folder:
                 _unload(previous)
+                _unload(SHARED_DIR)
         # A same-named module from elsewhere (another pattern, a library) would shadow ours.
         stale = sys.modules.get(module)
         if stale is not None and not _is_from(stale, folder):
             del sys.modules[module]
         if str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
+        if SHARED_DIR.is_dir() and str(SHARED_DIR) not in sys.path:
+            sys.path.insert(1, str(SHARED_DIR))  # after the pattern's own modules
         importlib.invalidate_caches()
         loaded.append(folder)
         return importlib.import_module(module)
 
     yield load
 
-    for folder in loaded:
+    for folder in [*loaded, SHARED_DIR]:
         _unload(folder)
     parameters.clear_caches()
 

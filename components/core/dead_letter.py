@@ -1,0 +1,87 @@
+"""A standalone dead-letter queue for an asynchronous path that is not an SQS queue:
+Scheduler and EventBridge target DLQs and Lambda on-failure destinations.
+
+Encrypted, 14 days of retention (the SQS maximum), TLS-only, alarmed on depth. Role
+senders (a schedule's role, a function's role) need `iam.sqs_send(dlq.arn)`; service
+senders (an EventBridge rule's target DLQ) are allowed here by the queue policy, each
+pinned to its source ARN.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from components.core import defaults
+from components.core.alarms import metric_alarm
+from components.core.scope import Scope
+
+
+def _policy(queue_arn: str, senders: Sequence[tuple[str, str]]) -> str:
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sqs:*",
+            "Resource": queue_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+    for index, (service, source_arn) in enumerate(senders):
+        statements.append(
+            {
+                "Sid": f"AllowSender{index}",
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class DeadLetterQueue:
+    def __init__(
+        self,
+        scope: Scope,
+        suffix: str,
+        *,
+        description: str,
+        service_senders: Sequence[tuple[str, pulumi.Input[str]]] = (),
+    ) -> None:
+        """service_senders: (service principal, source ARN) pairs allowed to send."""
+        self.queue = aws.sqs.Queue(
+            scope.child(suffix),
+            name=scope.physical(suffix, max_length=80),
+            sqs_managed_sse_enabled=True,
+            message_retention_seconds=defaults.DLQ_RETENTION_S,
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        services = [service for service, _ in service_senders]
+        self.policy = aws.sqs.QueuePolicy(
+            scope.child(f"{suffix}-policy"),
+            queue_url=self.queue.url,
+            policy=pulumi.Output.all(self.queue.arn, *[arn for _, arn in service_senders]).apply(
+                lambda v: _policy(v[0], list(zip(services, v[1:], strict=True)))
+            ),
+            opts=scope.opts(),
+        )
+        self.alarm = metric_alarm(
+            scope,
+            f"{suffix}-depth",
+            namespace="AWS/SQS",
+            metric="ApproximateNumberOfMessagesVisible",
+            dimensions={"QueueName": self.queue.name},
+            threshold=0,
+            description=description,
+        )
+        self.arn = self.queue.arn
+        self.url = self.queue.url
+        self.name = self.queue.name

@@ -1,0 +1,39 @@
+"""Distributed Map item processor: load one result file into the records table.
+
+Idempotent per file: items are keyed by record id, so processing a file again overwrites
+the same items. A bad line raises, failing this child so the Map's tolerance decides.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+import records
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+s3 = boto3.client("s3")
+table = boto3.resource("dynamodb").Table(os.environ["RECORDS_TABLE"])
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    bucket, key, run_id = event["bucket"], event["key"], event["runId"]
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    # Parse the whole file first: a bad line must not leave it half loaded.
+    items = [records.item(r, key, run_id) for r in records.parse_lines(body, key)]
+    with table.batch_writer(overwrite_by_pkeys=["id"]) as batch:
+        for entry in items:
+            batch.put_item(Item=entry)
+    metrics.add_metric(name="RecordsLoaded", unit=MetricUnit.Count, value=len(items))
+    logger.info("File loaded", extra={"key": key, "records": len(items)})
+    return {"key": key, "records": len(items)}

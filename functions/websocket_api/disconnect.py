@@ -1,0 +1,25 @@
+"""`$disconnect`: forget the connection and start the session's resume window."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gateway
+import ws_sender
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+tracer = Tracer()
+
+registry = ws_sender.registry_from_environment()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    connection_id = gateway.connection_id(event)
+    # API Gateway delivers $disconnect at most once but sometimes late or twice: not an error.
+    user_id = registry.disconnect(connection_id)
+    logger.info("Disconnected", extra={"connectionId": connection_id, "userId": user_id})
+    return {"statusCode": 200}
