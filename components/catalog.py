@@ -4,8 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.callback_workflow import CallbackWorkflow, CallbackWorkflowArgs
 from components.core.pattern import Pattern, PatternArgs
+from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
+from components.queue_redrive import QueueRedrive, QueueRedriveArgs
+from components.saga import Saga, SagaArgs
 from components.scalable_webhook import ScalableWebhook, ScalableWebhookArgs
+from components.stream_workflow import StreamWorkflow, StreamWorkflowArgs
+from components.table_archive import TableArchive, TableArchiveArgs
+from components.table_event_pipes import TableEventPipes, TableEventPipesArgs
+from components.websocket_api import WebSocketApi, WebSocketApiArgs
 
 
 @dataclass(frozen=True)
@@ -24,6 +32,54 @@ CATALOG: dict[str, Entry] = {
             ScalableWebhook,
             ScalableWebhookArgs,
             "API Gateway -> SQS -> throttled consumer -> DynamoDB, each delivery written once",
+        ),
+        Entry(
+            "websocket-api",
+            WebSocketApi,
+            WebSocketApiArgs,
+            "WebSocket API with a connection registry, resumable sessions and a safe sender",
+        ),
+        Entry(
+            "progress-tracking",
+            ProgressTrackedWorkflow,
+            ProgressTrackedWorkflowArgs,
+            "Step Functions reporting progress to the WebSocket client that started it",
+        ),
+        Entry(
+            "table-archive",
+            TableArchive,
+            TableArchiveArgs,
+            "DynamoDB stream -> Lambda -> Hive-partitioned S3 (gzipped NDJSON), Glue-ready",
+        ),
+        Entry(
+            "table-event-pipes",
+            TableEventPipes,
+            TableEventPipesArgs,
+            "DynamoDB stream -> EventBridge Pipes -> one domain event per item type on a bus",
+        ),
+        Entry(
+            "stream-workflow",
+            StreamWorkflow,
+            StreamWorkflowArgs,
+            "DynamoDB stream -> pipe with loop guard -> Step Functions writing the result back",
+        ),
+        Entry(
+            "saga",
+            Saga,
+            SagaArgs,
+            "Step Functions saga: ordered steps, each failure undone in reverse, trip booking",
+        ),
+        Entry(
+            "callback-workflow",
+            CallbackWorkflow,
+            CallbackWorkflowArgs,
+            "Step Functions task-token callback around a long job, its files via Distributed Map",
+        ),
+        Entry(
+            "queue-redrive",
+            QueueRedrive,
+            QueueRedriveArgs,
+            "DLQ redrive state machine: StartMessageMoveTask, one move per queue, watched",
         ),
     ]
 }
