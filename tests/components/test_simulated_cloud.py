@@ -1,0 +1,65 @@
+"""The simulated cloud answers the invokes components use, with realistic values."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi_aws as aws
+
+
+def test_invokes_answer_region_account_partition_and_policy_documents(build):
+    seen: dict[str, object] = {}
+
+    def program():
+        aws.get_region_output().region.apply(lambda v: seen.setdefault("region", v))
+        aws.get_caller_identity_output().account_id.apply(lambda v: seen.setdefault("account", v))
+        aws.get_partition_output().partition.apply(lambda v: seen.setdefault("partition", v))
+        document = aws.iam.get_policy_document_output(
+            statements=[
+                aws.iam.GetPolicyDocumentStatementArgs(
+                    actions=["sqs:SendMessage"],
+                    resources=["arn:aws:sqs:eu-west-1:123456789012:q"],
+                    principals=[
+                        aws.iam.GetPolicyDocumentStatementPrincipalArgs(
+                            type="Service", identifiers=["events.amazonaws.com"]
+                        )
+                    ],
+                    conditions=[
+                        aws.iam.GetPolicyDocumentStatementConditionArgs(
+                            test="ArnEquals", variable="aws:SourceArn", values=["arn:aws:events:x"]
+                        )
+                    ],
+                )
+            ]
+        )
+        document.json.apply(lambda v: seen.setdefault("policy", json.loads(v)))
+
+    build(program)
+    assert seen["region"] == "eu-west-1"
+    assert seen["account"] == "123456789012"
+    assert seen["partition"] == "aws"
+    (statement,) = seen["policy"]["Statement"]  # type: ignore[index]
+    assert statement == {
+        "Effect": "Allow",
+        "Action": "sqs:SendMessage",
+        "Resource": "arn:aws:sqs:eu-west-1:123456789012:q",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Condition": {"ArnEquals": {"aws:SourceArn": "arn:aws:events:x"}},
+    }
+
+
+def test_outputs_are_realistic_and_stable(build):
+    def program():
+        aws.sqs.Queue("jobs", name="jobs")
+        aws.lambda_.Function(
+            "fn", name="fn", role="arn:aws:iam::123456789012:role/r", runtime="python3.13"
+        )
+
+    first, second = build(program), build(program)
+    queue = first.one("aws:sqs/queue:Queue")
+    assert queue.outputs["url"] == "https://sqs.eu-west-1.amazonaws.com/123456789012/jobs"
+    assert queue.outputs["arn"] == "arn:aws:sqs:eu-west-1:123456789012:jobs"
+    fn = first.one("aws:lambda/function:Function")
+    assert fn.outputs["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:fn"
+    assert fn.outputs["invokeArn"].endswith(f"/functions/{fn.outputs['arn']}/invocations")
+    assert [r.outputs for r in first.registrations] == [r.outputs for r in second.registrations]
