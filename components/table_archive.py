@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 import re
 from dataclasses import dataclass
 from typing import ClassVar
@@ -20,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.core import defaults, iam, packaging, streams
+from components.core.bucket import PrivateBucket, StorageTransition
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
@@ -147,27 +147,6 @@ class TableArchiveArgs(PatternArgs):
         return self.projection_start_year or dt.datetime.now(dt.UTC).year
 
 
-def tls_only_bucket_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.from_input(bucket_arn).apply(
-        lambda arn: json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [arn, f"{arn}/*"],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            },
-            sort_keys=True,
-        )
-    )
-
-
 def projection_parameters(location: str, start_year: int) -> dict[str, str]:
     """Glue table parameters: partition projection over the archiver's key layout."""
     template = location.rstrip("/") + "/" + "/".join(f"{p}=${{{p}}}" for p in PARTITIONS)
@@ -278,77 +257,26 @@ class TableArchive(Pattern):
         )
 
     def _archive_bucket(self, args: TableArchiveArgs) -> aws.s3.Bucket:
-        scope = self.scope
-        bucket = aws.s3.Bucket(scope.child("archive"), tags=scope.tags, opts=scope.opts())
-        self.public_access_block = aws.s3.BucketPublicAccessBlock(
-            scope.child("archive-public-access"),
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=scope.opts(),
-        )
-        by_default = (
-            aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
-        )
-        self.encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            scope.child("archive-encryption"),
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=(
-                        by_default(sse_algorithm="aws:kms", kms_master_key_id=args.kms_key_arn)
-                        if args.kms_key_arn is not None
-                        else by_default(sse_algorithm="AES256")
-                    ),
-                    bucket_key_enabled=args.kms_key_arn is not None,
-                )
-            ],
-            opts=scope.opts(),
-        )
-        self.versioning = aws.s3.BucketVersioning(
-            scope.child("archive-versioning"),
-            bucket=bucket.id,
-            versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(
-                status="Enabled"
+        archive = PrivateBucket(
+            self.scope,
+            "archive",
+            kms_key_arn=args.kms_key_arn,
+            # Replays overwrite objects; their old versions need not be kept long.
+            noncurrent_days=NONCURRENT_VERSION_DAYS,
+            transition=StorageTransition(
+                rule_id="archive-tiering",
+                days=args.transition_days,
+                storage_class=TRANSITION_STORAGE_CLASS,
+                prefix=f"{args.prefix}/",
             ),
-            opts=scope.opts(),
+            keep_objects=True,
         )
-        self.lifecycle = aws.s3.BucketLifecycleConfiguration(
-            scope.child("archive-lifecycle"),
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="archive-tiering",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
-                        prefix=f"{args.prefix}/"
-                    ),
-                    transitions=[
-                        aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
-                            days=args.transition_days, storage_class=TRANSITION_STORAGE_CLASS
-                        )
-                    ],
-                    # Replays overwrite objects; their old versions need not be kept long.
-                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
-                        noncurrent_days=NONCURRENT_VERSION_DAYS
-                    ),
-                    abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
-                        days_after_initiation=7
-                    ),
-                )
-            ],
-            opts=scope.opts(depends_on=[self.versioning]),
-        )
-        self.bucket_policy = aws.s3.BucketPolicy(
-            scope.child("archive-policy"),
-            bucket=bucket.id,
-            policy=tls_only_bucket_policy(bucket.arn),
-            # S3 rejects a bucket policy while the public access block is being changed.
-            opts=scope.opts(depends_on=[self.public_access_block]),
-        )
-        return bucket
+        self.public_access_block = archive.public_access_block
+        self.encryption = archive.encryption
+        self.versioning = archive.versioning
+        self.lifecycle = archive.lifecycle
+        self.bucket_policy = archive.policy
+        return archive.bucket
 
     def _glue(self, args: TableArchiveArgs) -> None:
         scope = self.scope

@@ -2,12 +2,16 @@
 
 Encryption is SSE-S3 unless a KMS key is given (then SSE-KMS with a bucket key); old
 versions expire after `noncurrent_days` and abandoned multipart uploads after 7 days, so
-versioning protects against overwrites without keeping every copy forever.
+versioning protects against overwrites without keeping every copy forever. A
+`StorageTransition` tiers the objects under one prefix (that rule then also carries the
+version and upload expiry). Outside production the bucket is force-destroyed, unless
+`keep_objects` says its objects are the product (an archive) and must never go with it.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -38,6 +42,16 @@ def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class StorageTransition:
+    """Lifecycle rule `rule_id`: objects under `prefix` move to `storage_class` after `days`."""
+
+    rule_id: str
+    days: int
+    storage_class: str
+    prefix: str
+
+
 class PrivateBucket:
     """Bucket + public access block + encryption + versioning + lifecycle + TLS policy."""
 
@@ -48,11 +62,13 @@ class PrivateBucket:
         *,
         kms_key_arn: str | None = None,
         noncurrent_days: int = NONCURRENT_VERSION_DAYS,
+        transition: StorageTransition | None = None,
+        keep_objects: bool = False,
     ) -> None:
         # Auto-named: bucket names are global and lower-case, stack names need not be.
         self.bucket = aws.s3.Bucket(
             scope.child(suffix),
-            force_destroy=not scope.settings.production,
+            force_destroy=None if keep_objects else not scope.settings.production,
             tags=scope.tags,
             opts=scope.opts(),
         )
@@ -97,9 +113,20 @@ class PrivateBucket:
             bucket=self.bucket.id,
             rules=[
                 rule(
-                    id="expire-old-versions",
+                    id=transition.rule_id if transition else "expire-old-versions",
                     status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(
+                        prefix=transition.prefix if transition else ""
+                    ),
+                    transitions=(
+                        [
+                            aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                                days=transition.days, storage_class=transition.storage_class
+                            )
+                        ]
+                        if transition
+                        else None
+                    ),
                     noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                         noncurrent_days=noncurrent_days
                     ),

@@ -11,27 +11,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components.core import defaults
 from components.core.alarms import metric_alarm
+from components.core.queue import deny_insecure_transport
 from components.core.scope import Scope
 
 
 def _policy(queue_arn: str, senders: Sequence[tuple[str, str]]) -> str:
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "sqs:*",
-            "Resource": queue_arn,
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        }
-    ]
+    statements = [deny_insecure_transport(queue_arn)]
     for index, (service, source_arn) in enumerate(senders):
         statements.append(
             {

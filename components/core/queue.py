@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -52,22 +53,22 @@ class QueueSpec:
         return defaults.VISIBILITY_TIMEOUT_FACTOR * self.consumer_timeout_s + self.batching_window_s
 
 
+def deny_insecure_transport(queue_arn: str) -> dict[str, Any]:
+    """The queue policy statement that refuses every request not made over TLS."""
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": queue_arn,
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def tls_only_policy(queue_arn: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.from_input(queue_arn).apply(
         lambda arn: json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "sqs:*",
-                        "Resource": arn,
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                    }
-                ],
-            }
+            {"Version": "2012-10-17", "Statement": [deny_insecure_transport(arn)]}
         )
     )
 

@@ -35,8 +35,8 @@ import pulumi_aws as aws
 
 from components.core import aws_context, defaults, iam
 from components.core.alarms import metric_alarm
+from components.core.dead_letter import DeadLetterQueue
 from components.core.function import LambdaFunction
-from components.core.queue import tls_only_policy
 from components.core.scope import Scope
 
 MAX_STREAM_READERS: Final = 2
@@ -144,36 +144,13 @@ def _filter_json(patterns: Sequence[Mapping[str, Any]]) -> list[str]:
 # Failure queue ------------------------------------------------------------------------------
 
 
-class FailureQueue:
-    """Where a stream reader puts what it gave up on: SSE, 14 days, TLS only, depth alarm."""
+class FailureQueue(DeadLetterQueue):
+    """Where a stream reader puts what it gave up on; the reader's role sends to it."""
 
     def __init__(self, scope: Scope, suffix: str) -> None:
-        self.queue = aws.sqs.Queue(
-            scope.child(suffix),
-            name=scope.physical(suffix, max_length=80),
-            sqs_managed_sse_enabled=True,
-            message_retention_seconds=defaults.DLQ_RETENTION_S,
-            tags=scope.tags,
-            opts=scope.opts(),
+        super().__init__(
+            scope, suffix, description="Stream records were given up on (see the failure queue)"
         )
-        self.policy = aws.sqs.QueuePolicy(
-            scope.child(f"{suffix}-policy"),
-            queue_url=self.queue.url,
-            policy=tls_only_policy(self.queue.arn),
-            opts=scope.opts(),
-        )
-        self.alarm = metric_alarm(
-            scope,
-            f"{suffix}-depth",
-            namespace="AWS/SQS",
-            metric="ApproximateNumberOfMessagesVisible",
-            dimensions={"QueueName": self.queue.name},
-            threshold=0,
-            description="Stream records were given up on (see the failure queue)",
-        )
-        self.arn = self.queue.arn
-        self.url = self.queue.url
-        self.name = self.queue.name
 
 
 # Shared reader settings ---------------------------------------------------------------------

@@ -457,7 +457,7 @@ register(
         remediation=(
             "Raw: aws.s3.BucketPolicy(name, bucket=bucket.id, policy=<a Deny of s3:* to "
             "Principal * on the bucket and bucket/* with Condition Bool aws:SecureTransport "
-            "false>). Component: table_archive.tls_only_bucket_policy(bucket.arn)."
+            "false>). Component: core.bucket.PrivateBucket (or tls_only_policy(bucket.arn))."
         ),
         examples=Examples(
             compliant=(
