@@ -62,6 +62,7 @@ def test_outputs_are_realistic_and_stable(build):
     fn = first.one("aws:lambda/function:Function")
     assert fn.outputs["arn"] == "arn:aws:lambda:eu-west-1:123456789012:function:fn"
     assert fn.outputs["invokeArn"].endswith(f"/functions/{fn.outputs['arn']}/invocations")
+
     # Registration order may vary between runs; the values for each URN may not.
     def by_urn(plan):
         return {r.urn: r.outputs for r in plan.registrations}
