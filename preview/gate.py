@@ -90,8 +90,9 @@ def profile_for(stack: str) -> dict[str, Any] | None:
 
 
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
+    """A protobuf Struct of JSON-safe data (the views below are built with `plain`)."""
     message = struct_pb2.Struct()
-    json_format.ParseDict(plain(value), message)
+    message.update(value)
     return message
 
 

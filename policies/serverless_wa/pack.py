@@ -109,7 +109,7 @@ def _resource_validator(rule: Rule) -> Any:
         if args.resource_type not in rule.types:
             return
         config = _config(rule, args)
-        props = Props(args.props)
+        props = shared_props(args.props)
         when = exemptions.today(config)
         active = exemptions.applicable(props.tags(), config, rule.id, args.urn, args.name, when)
         if active and active[0].detail is None:
@@ -176,6 +176,21 @@ def _stack_validator(rule: Rule) -> Any:
             args.not_applicable("; ".join(sorted(set(exempted))))
 
     return validate
+
+
+_PROPS: dict[int, tuple[Any, Props]] = {}
+
+
+def shared_props(raw: Any) -> Props:
+    """One unwrapped copy of a resource's props for every resource policy: the analyzer
+    hands them all the same proxy object (FastAnalyzerServicer), cached on its identity."""
+    cached = _PROPS.get(id(raw))
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    props = Props(raw)
+    _PROPS.clear()
+    _PROPS[id(raw)] = (raw, props)
+    return props
 
 
 _GRAPHS: dict[int, tuple[Any, Graph]] = {}

@@ -70,10 +70,26 @@ class FastAnalyzerServicer(_SDK_ANALYZER):
             chosen.append((policy, level))
         return chosen
 
+    def Configure(self, request: Any, context: Any) -> Any:
+        self._by_type: dict[str, list[tuple[Any, Any]]] | None = None
+        return super().Configure(request, context)
+
+    def _resource_policies(self, resource_type: str) -> list[tuple[Any, Any]]:
+        """Enabled resource policies that cover `resource_type` (a policy without declared
+        types covers all), indexed once per Configure."""
+        index: dict[str, list[tuple[Any, Any]]] | None = getattr(self, "_by_type", None)
+        if index is None:
+            index = {}
+            for policy, level in self._levels(sdk.ResourceValidationPolicy):
+                for kind in getattr(policy, "resource_types", None) or ("*",):
+                    index.setdefault(kind, []).append((policy, level))
+            self._by_type = index
+        return [*index.get(resource_type, []), *index.get("*", [])]
+
     def Analyze(self, request: Any, _context: Any) -> Any:
         self._configure_runtime_settings()
         response = proto.AnalyzeResponse()
-        policies = self._levels(sdk.ResourceValidationPolicy)
+        policies = self._resource_policies(request.type)
         if not policies:
             return response
         deserialized = deserialize_properties(json_format.MessageToDict(request.properties))
@@ -82,9 +98,6 @@ class FastAnalyzerServicer(_SDK_ANALYZER):
         provider = self._get_provider_resource(request)
         stack_tags = self._private("stack_tags")
         for policy, level in policies:
-            types = getattr(policy, "resource_types", None)
-            if types is not None and request.type not in types:
-                continue
             if not policy.has_validation():
                 response.not_applicable.append(
                     proto.PolicyNotApplicable(
