@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.core import aws_context, defaults, iam, packaging
-from components.core.api import RestStage, StageSpec
+from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.queue import DurableQueue, QueueSpec
@@ -232,15 +232,8 @@ class ScalableWebhook(Pattern):
             opts=scope.opts(depends_on=[r for r in [self.consumer.policy] if r is not None]),
         )
 
-        self.api = aws.apigateway.RestApi(
-            scope.child("api"),
-            name=scope.physical("api"),
-            description="Webhook receiver: enqueues each delivery and answers 202",
-            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
-                types="REGIONAL"
-            ),
-            tags=scope.tags,
-            opts=scope.opts(),
+        self.api = regional_rest_api(
+            scope, "Webhook receiver: enqueues each delivery and answers 202"
         )
         webhook = aws.apigateway.Resource(
             scope.child("webhook-resource"),
@@ -414,22 +407,12 @@ class ScalableWebhook(Pattern):
             statements=[iam.sqs_send(self.queue.arn)],
             service=self.slug,
         )
-        permission = aws.lambda_.Permission(
-            scope.child("publisher-invoke"),
-            action="lambda:InvokeFunction",
-            function=self.publisher.function.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=self.api.execution_arn.apply(lambda arn: f"{arn}/*/POST/webhook/*"),
-            opts=scope.opts(),
+        return lambda_proxy(
+            scope,
+            self.api,
+            self.source_resource,
+            self.method,
+            self.publisher,
+            "publisher",
+            "POST/webhook/*",
         )
-        integration = aws.apigateway.Integration(
-            scope.child("publisher-integration"),
-            rest_api=self.api.id,
-            resource_id=self.source_resource.id,
-            http_method=self.method.http_method,
-            type="AWS_PROXY",
-            integration_http_method="POST",
-            uri=self.publisher.function.invoke_arn,
-            opts=scope.opts(),
-        )
-        return [integration, permission]

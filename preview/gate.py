@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +78,6 @@ class Report:
     @property
     def mandatory(self) -> list[Finding]:
         return [f for f in self.findings if f.enforcement == "mandatory"]
-
-    def ids(self) -> list[str]:
-        return sorted({f.id for f in self.findings})
 
 
 def profile_for(stack: str) -> dict[str, Any] | None:
@@ -391,7 +388,3 @@ def render(plan: Plan, report: Report) -> str:
     for policy, urn, reason in sorted(exempt):
         lines.append(f"    exempted {policy} on {urn.rsplit('::', 1)[-1] or 'stack'}: {reason}")
     return "\n".join(lines)
-
-
-def ids_of(findings: Iterable[Finding]) -> list[str]:
-    return sorted({f.id for f in findings})

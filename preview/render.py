@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from preview.engine import Plan, Registration
 
@@ -48,11 +48,6 @@ def tree(plan: Plan) -> str:
     lines += [f" +   {t:<{width}}{n:<{name_width}}create" for t, n in rows]
     lines += ["", "Resources:", f"    + {len(rows)} to create"]
     return "\n".join(lines)
-
-
-def summary(plan: Plan) -> str:
-    counts = Counter(short_type(r.type) for r in plan.registrations if r.custom)
-    return "\n".join(f"{n:>5}  {t}" for t, n in sorted(counts.items(), key=lambda i: (-i[1], i[0])))
 
 
 def diagram(plan: Plan) -> str:

@@ -16,6 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.core import defaults, iam
+from components.core.function import LambdaFunction
 from components.core.scope import Scope
 
 _API_GATEWAY_PUSH_TO_LOGS = (
@@ -42,6 +43,51 @@ class StageSpec:
             raise ValueError(f"throttle_rate must be positive (got {self.throttle_rate})")
         if self.throttle_burst < 1:
             raise ValueError(f"throttle_burst must be at least 1 (got {self.throttle_burst})")
+
+
+def regional_rest_api(scope: Scope, description: str) -> aws.apigateway.RestApi:
+    """The pattern's REST API (`<component>-api`), regional."""
+    return aws.apigateway.RestApi(
+        scope.child("api"),
+        name=scope.physical("api"),
+        description=description,
+        endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(types="REGIONAL"),
+        tags=scope.tags,
+        opts=scope.opts(),
+    )
+
+
+def lambda_proxy(
+    scope: Scope,
+    api: aws.apigateway.RestApi,
+    resource: aws.apigateway.Resource,
+    method: aws.apigateway.Method,
+    function: LambdaFunction,
+    suffix: str,
+    route: str,
+) -> list[pulumi.Resource]:
+    """An AWS_PROXY integration of `method` (on `resource`) to `function`, and the
+    permission that lets this API invoke it on `route` only (e.g. `POST/trips`).
+    Returns both, for the deployment to follow."""
+    permission = aws.lambda_.Permission(
+        scope.child(f"{suffix}-invoke"),
+        action="lambda:InvokeFunction",
+        function=function.function.name,
+        principal="apigateway.amazonaws.com",
+        source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*/{route}"),
+        opts=scope.opts(),
+    )
+    integration = aws.apigateway.Integration(
+        scope.child(f"{suffix}-integration"),
+        rest_api=api.id,
+        resource_id=resource.id,
+        http_method=method.http_method,
+        type="AWS_PROXY",
+        integration_http_method="POST",
+        uri=function.function.invoke_arn,
+        opts=scope.opts(),
+    )
+    return [integration, permission]
 
 
 class RestStage:

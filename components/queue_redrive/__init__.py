@@ -21,7 +21,7 @@ import pulumi_aws as aws
 
 from components.core import iam, packaging
 from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec
+from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.queue import DurableQueue, QueueSpec
@@ -288,16 +288,7 @@ class QueueRedrive(Pattern):
             statements=[iam.Statement(["states:StartExecution"], [self.machine.arn])],
             service=self.slug,
         )
-        self.api = aws.apigateway.RestApi(
-            scope.child("api"),
-            name=scope.physical("api"),
-            description="Starts DLQ redrives",
-            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
-                types="REGIONAL"
-            ),
-            tags=scope.tags,
-            opts=scope.opts(),
-        )
+        self.api = regional_rest_api(scope, "Starts DLQ redrives")
         redrives = aws.apigateway.Resource(
             scope.child("redrives"),
             rest_api=self.api.id,
@@ -321,29 +312,14 @@ class QueueRedrive(Pattern):
             request_parameters={"method.request.path.queue": True},
             opts=scope.opts(),
         )
-        permission = aws.lambda_.Permission(
-            scope.child("start-redrive-invoke"),
-            action="lambda:InvokeFunction",
-            function=self.start_redrive.function.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=self.api.execution_arn.apply(lambda arn: f"{arn}/*/POST/redrives/*"),
-            opts=scope.opts(),
-        )
-        integration = aws.apigateway.Integration(
-            scope.child("start-redrive-integration"),
-            rest_api=self.api.id,
-            resource_id=queue.id,
-            http_method=method.http_method,
-            type="AWS_PROXY",
-            integration_http_method="POST",
-            uri=self.start_redrive.function.invoke_arn,
-            opts=scope.opts(),
+        routes = lambda_proxy(
+            scope, self.api, queue, method, self.start_redrive, "start-redrive", "POST/redrives/*"
         )
         self.stage = RestStage(
             scope,
             self.api,
             StageSpec(),
-            routes=[method, integration, permission],
+            routes=[method, *routes],
             fingerprint="POST /redrives/{queue} -> start_redrive",
         )
         self.api_url = self.stage.invoke_url.apply(lambda base: f"{base.rstrip('/')}/redrives")

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 
 from components.core import iam, packaging
 from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec
+from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.state_machine import StateMachine
@@ -238,16 +238,7 @@ class Saga(Pattern):
             ],
             service=self.slug,
         )
-        self.api = aws.apigateway.RestApi(
-            scope.child("api"),
-            name=scope.physical("api"),
-            description="Starts trip bookings",
-            endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
-                types="REGIONAL"
-            ),
-            tags=scope.tags,
-            opts=scope.opts(),
-        )
+        self.api = regional_rest_api(scope, "Starts trip bookings")
         trips = aws.apigateway.Resource(
             scope.child("trips"),
             rest_api=self.api.id,
@@ -263,29 +254,12 @@ class Saga(Pattern):
             authorization="AWS_IAM",
             opts=scope.opts(),
         )
-        permission = aws.lambda_.Permission(
-            scope.child("start-invoke"),
-            action="lambda:InvokeFunction",
-            function=self.start.function.name,
-            principal="apigateway.amazonaws.com",
-            source_arn=self.api.execution_arn.apply(lambda arn: f"{arn}/*/POST/trips"),
-            opts=scope.opts(),
-        )
-        integration = aws.apigateway.Integration(
-            scope.child("start-integration"),
-            rest_api=self.api.id,
-            resource_id=trips.id,
-            http_method=method.http_method,
-            type="AWS_PROXY",
-            integration_http_method="POST",
-            uri=self.start.function.invoke_arn,
-            opts=scope.opts(),
-        )
+        routes = lambda_proxy(scope, self.api, trips, method, self.start, "start", "POST/trips")
         self.stage = RestStage(
             scope,
             self.api,
             StageSpec(),
-            routes=[method, integration, permission],
+            routes=[method, *routes],
             fingerprint="POST /trips -> start",
         )
         self.url = self.stage.invoke_url.apply(lambda base: f"{base.rstrip('/')}/trips")

@@ -41,10 +41,6 @@ UNKNOWN: Final = _Marker("UNKNOWN")
 INVALID: Final = _Marker("INVALID")  # a JSON string that does not parse
 
 
-def is_unknown(value: Any) -> bool:
-    return value is UNKNOWN
-
-
 def known(value: Any) -> bool:
     return value is not ABSENT and value is not UNKNOWN and value is not INVALID
 
