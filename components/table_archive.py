@@ -139,7 +139,6 @@ class TableArchiveArgs(PatternArgs):
             memory_size=self.memory_size,
             timeout_s=self.timeout_s,
             description="Archives a table's stream records to Hive-partitioned S3 objects",
-            tags=streams.unreserved_consumer_tags(),
         )
 
     @property

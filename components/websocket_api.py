@@ -21,7 +21,7 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam, packaging, streams
+from components.core import aws_context, defaults, iam, packaging
 from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.scope import Scope
@@ -310,7 +310,6 @@ class WebSocketCore:
                 handler="broadcast.handler",
                 memory_size=512,
                 timeout_s=300,
-                tags=streams.unreserved_consumer_tags(),
                 description="Broadcasts feature-toggle changes to every live client",
             ),
             self.broadcast_reader.statements,
@@ -327,7 +326,6 @@ class WebSocketCore:
                 handler="snapshot.handler",
                 timeout_s=30,
                 environment={"TOGGLES_TABLE": self.toggles.name},
-                tags=streams.unreserved_consumer_tags(),
                 description="Sends every feature toggle to a newly connected client",
             ),
             [

@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam
+from components.core import aws_context, iam
 from components.core.alarms import metric_alarm
 from components.core.dead_letter import DeadLetterQueue
 from components.core.function import LambdaFunction
@@ -51,22 +51,9 @@ StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
 PipeLogLevel = Literal["ERROR", "INFO", "TRACE"]
 
 # A stream consumer's concurrency is bounded by the stream's shards (one batch per shard at
-# parallelization factor 1), so reserving concurrency protects nothing and only takes from
-# the account pool. The policy pack treats every stream consumer as a throttled consumer
-# (STACK-001); consumers that are not throttled carry this reviewed exemption instead.
-UNRESERVED_CONSUMER_EXEMPTION_EXPIRES: Final = "2027-11-30"
-UNRESERVED_CONSUMER_REASON: Final = (
-    "stream shards bound concurrency and parallelization factor 1 keeps per-key order"
-)
-
-
-def unreserved_consumer_tags() -> dict[str, str]:
-    """The STACK-001 exemption tag for a stream consumer that needs no reserved concurrency."""
-    return {
-        f"{defaults.TAG_EXEMPT_PREFIX}STACK-001": (
-            f"{UNRESERVED_CONSUMER_EXEMPTION_EXPIRES} {UNRESERVED_CONSUMER_REASON}"
-        )
-    }
+# parallelization factor 1), so its function reserves none: reserving less only throttles
+# the poller and grows iterator age. The policy pack agrees (STACK-001 counts a stream
+# consumer as throttled only when it is tagged wa:throttled-consumer), so no exemption.
 
 
 # Reader registry --------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def consumer(host: Host, table, suffix: str = "reader", **spec) -> StreamConsume
     function = LambdaFunction(
         host.scope,
         suffix,
-        FunctionSpec(handler="archiver.handler", tags=streams.unreserved_consumer_tags()),
+        FunctionSpec(handler="archiver.handler"),
         package=packaging.build("table_archive"),
         statements=reader.statements,
         service="test",

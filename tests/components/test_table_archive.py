@@ -91,8 +91,7 @@ def test_archiver_defaults_and_environment(build):
     assert archiver["architectures"] == ["arm64"] and archiver["runtime"] == "python3.13"
     assert archiver["handler"] == "archiver.handler"
     assert "reservedConcurrentExecutions" not in archiver
-    exemption = archiver["tags"]["wa:exempt:STACK-001"]
-    assert exemption.startswith(streams.UNRESERVED_CONSUMER_EXEMPTION_EXPIRES + " ")
+    assert not [tag for tag in archiver["tags"] if tag.startswith("wa:")]
     variables = archiver["environment"]["variables"]
     bucket = plan.one(BUCKET)
     assert variables["BUCKET_NAME"] == bucket.outputs["bucket"]

@@ -45,8 +45,12 @@ from serverless_wa.rules._iam import (
 )
 
 RPA = ROLE_POLICY_ATTACHMENT
+STREAM_ARN = arn("dynamodb", "table/t/stream/2026-01-01T00:00:00.000")
 
-CONSUMER_KINDS = {"sqs", "kinesis", "dynamodb"}
+# Queue consumers only: a stream's shards (times the parallelization factor) already bound
+# its consumer, and reserving less only throttles the poller and grows iterator age. A stream
+# consumer is a throttled consumer when tagged, or when `consumer_source_kinds` adds its kind.
+CONSUMER_KINDS = {"sqs"}
 
 
 def _policy(actions: Sequence[str], resource: str) -> str:
@@ -76,6 +80,11 @@ def _max_concurrency(mapping: Node) -> Any:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else ABSENT
 
 
+def _sources(mappings: list[tuple[Node, str]]) -> str:
+    kinds = sorted({kind for _, kind in mappings})
+    return " and ".join("a queue" if kind == "sqs" else f"a {kind} source" for kind in kinds)
+
+
 def _throttled_consumer_reserved(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
     kinds = set(config.get("consumer_source_kinds") or CONSUMER_KINDS)
     consumers = _consumers(graph, kinds)
@@ -102,7 +111,7 @@ def _throttled_consumer_reserved(graph: Graph, config: dict[str, Any]) -> Iterat
                     budget is None or sum(caps) <= budget
                 ):
                     continue
-            why = "drains a queue or stream" if mappings else f"is tagged {THROTTLED_TAG}"
+            why = f"drains {_sources(mappings)}" if mappings else f"is tagged {THROTTLED_TAG}"
             shown = "0" if concurrency == 0 else "unset"
             yield Finding(
                 f"throttled consumer (it {why}) has reserved concurrency {shown}", urn=urn
@@ -120,8 +129,11 @@ register(
         name="throttled-consumer-reserved-concurrency",
         title="Throttled consumers have reserved concurrency within their downstream budget",
         description=(
-            "A function that drains a queue or stream, or is tagged wa:throttled-consumer, "
-            "needs reservedConcurrentExecutions >= 1 and <= the tag's budget."
+            "A throttled consumer (a function fed by an SQS event source mapping, or tagged "
+            "wa:throttled-consumer, which is how a component declares a downstream budget) "
+            "needs reservedConcurrentExecutions >= 1 and <= the tag's budget. A DynamoDB or "
+            "Kinesis stream consumer is one only when tagged (or when consumer_source_kinds "
+            "lists its kind): its shards already bound it."
         ),
         severity="HIGH",
         pillar="REL",
@@ -160,6 +172,17 @@ register(
                     ),
                     subject="worker",
                 ),
+                # A stream consumer is bounded by its shards: no reserved concurrency needed.
+                stack_case(
+                    Resource(FUNCTION, "archiver", {"reservedConcurrentExecutions": -1}),
+                    Resource(
+                        ESM,
+                        "mapping",
+                        {"eventSourceArn": STREAM_ARN},
+                        depends={"functionName": ("archiver",)},
+                    ),
+                    subject="archiver",
+                ),
             ),
             non_compliant=(
                 stack_case(
@@ -180,6 +203,21 @@ register(
                         {"reservedConcurrentExecutions": 5, "tags": {THROTTLED_TAG: "3"}},
                     ),
                     subject="caller",
+                ),
+                # A stream consumer tagged as throttled (it writes to a rate-limited API).
+                stack_case(
+                    Resource(
+                        FUNCTION,
+                        "syncer",
+                        {"reservedConcurrentExecutions": -1, "tags": {THROTTLED_TAG: "4"}},
+                    ),
+                    Resource(
+                        ESM,
+                        "mapping",
+                        {"eventSourceArn": STREAM_ARN},
+                        depends={"functionName": ("syncer",)},
+                    ),
+                    subject="syncer",
                 ),
             ),
         ),
