@@ -3,7 +3,10 @@
 - Tag `wa:exempt:<RULE-ID>` = `<YYYY-MM-DD> <reason>` on a taggable resource.
 - Config `exemptions: [{match, reason, expires, detail?}]`: `match` is a regex on the URN
   or the name; `detail` narrows the exemption to one granular finding.
-An exemption past its expiry date is ignored, so the finding comes back.
+An exemption past its expiry date is ignored, so the finding comes back. A reason must say
+something: at least MIN_REASON_LENGTH characters. Malformed tags are reported by STACK-021;
+malformed config entries fail the pack's config schema, which the engine checks before any
+analysis (the offline gate checks it the same way).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 TAG_PREFIX = "wa:exempt:"
+MIN_REASON_LENGTH = 10
 _TAG_VALUE = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+(\S.*)$")
 
 
@@ -55,7 +59,10 @@ def parse_tag(value: Any) -> Exemption | None:
         expires = dt.date.fromisoformat(match.group(1))
     except ValueError:
         return None
-    return Exemption(expires, match.group(2).strip(), "tag")
+    reason = match.group(2).strip()
+    if len(reason) < MIN_REASON_LENGTH:
+        return None
+    return Exemption(expires, reason, "tag")
 
 
 def from_tags(tags: Mapping[str, Any], rule_id: str) -> Exemption | None:
@@ -72,7 +79,12 @@ def from_config(config: Mapping[str, Any], urn: str, name: str) -> list[Exemptio
         if not isinstance(entry, Mapping):
             continue
         pattern, reason, expires = entry.get("match"), entry.get("reason"), entry.get("expires")
-        if not (isinstance(pattern, str) and isinstance(reason, str) and reason.strip()):
+        if not (
+            isinstance(pattern, str)
+            and pattern
+            and isinstance(reason, str)
+            and len(reason.strip()) >= MIN_REASON_LENGTH
+        ):
             continue
         try:
             expiry = dt.date.fromisoformat(str(expires))

@@ -3,7 +3,8 @@
 The wrappers do what every rule needs and no rule should repeat: read props safely, merge
 config defaults, apply exemptions (tags and config, with expiry), format one-line findings
 that name the owning component and the fix, and never let an error in one rule abort the
-analysis.
+analysis. A rule that raises fails closed: its error is a violation of that rule at the
+rule's enforcement level ("could not evaluate: <error type>"), never a silent pass.
 """
 
 from __future__ import annotations
@@ -36,12 +37,17 @@ COMMON_CONFIG: dict[str, dict[str, Any]] = {
         "items": {
             "type": "object",
             "properties": {
-                "match": {"type": "string"},
-                "reason": {"type": "string"},
-                "expires": {"type": "string"},
-                "detail": {"type": "string"},
+                "match": {"type": "string", "minLength": 1},
+                "reason": {
+                    "type": "string",
+                    "minLength": exemptions.MIN_REASON_LENGTH,
+                    "pattern": r"\S",
+                },
+                "expires": {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}$"},
+                "detail": {"type": "string", "minLength": 1},
             },
             "required": ["match", "reason", "expires"],
+            "additionalProperties": False,
         },
     },
     "today": {"type": "string", "description": "ISO date that replaces today (for tests)"},
@@ -85,6 +91,14 @@ def message(
     return f'[{rule.id}] {where} › {short_type(child_type)} "{child_name}": {problem}. Fix: {fix}'
 
 
+CRASH_FIX = "the rule raised on these properties: report it with the resource's inputs"
+
+
+def crash_finding(error: Exception, urn: str | None = None) -> Finding:
+    """A rule that raised: a violation at the rule's level, never a silent pass."""
+    return Finding(f"could not evaluate: {type(error).__name__}", urn=urn, fix=CRASH_FIX)
+
+
 def _config(rule: Rule, args: Any) -> dict[str, Any]:
     provided = args.get_config() or {}
     return {**rule.defaults(), **dict(provided)}
@@ -116,13 +130,14 @@ def _resource_validator(rule: Rule) -> Any:
             args.not_applicable(active[0].describe())
             return
         node = Node(args.resource_type, args.name, args.urn, props)
+        owner = owner_of_urn(args.opts.parent if args.opts else None) or _owner_from_urn(args.urn)
         try:
             findings = list(rule.check(node, config))
-        except Exception as error:  # a rule must never abort the analysis
-            args.not_applicable(f"could not evaluate ({type(error).__name__}: {error})")
+        except Exception as error:  # fail closed, and never abort the analysis
+            crash = crash_finding(error)
+            report_violation(message(rule, owner, args.resource_type, args.name, crash), args.urn)
             return
         standing, covered = _split(findings, active)
-        owner = owner_of_urn(args.opts.parent if args.opts else None) or _owner_from_urn(args.urn)
         for finding in standing:
             report_violation(message(rule, owner, args.resource_type, args.name, finding), args.urn)
         if covered and not standing:
@@ -154,13 +169,16 @@ def _stack_validator(rule: Rule) -> Any:
         when = exemptions.today(config)
         try:
             findings = list(rule.check(graph, config))
-        except Exception as error:  # a rule must never abort the analysis
-            args.not_applicable(f"could not evaluate ({type(error).__name__}: {error})")
+        except Exception as error:  # fail closed, and never abort the analysis
+            crash = crash_finding(error)
+            report_violation(message(rule, None, "pulumi:pulumi:Stack", "stack", crash), None)
             return
         exempted: list[str] = []
         for finding in findings:
             node = graph.by_urn(finding.urn or "")
             if node is None:
+                if finding.urn is None:  # a finding about the stack as a whole
+                    report_violation(message(rule, None, "pulumi:pulumi:Stack", "stack", finding))
                 continue
             active = exemptions.applicable(
                 node.props.tags(), config, rule.id, node.urn, node.name, when
@@ -213,30 +231,31 @@ def schema(rule: Rule) -> PolicyConfigSchema:
     return PolicyConfigSchema(properties=properties)
 
 
+def policy(rule: Rule) -> ResourceValidationPolicy | StackValidationPolicy:
+    """The pulumi-policy object of one registry rule."""
+    common: dict[str, Any] = {
+        "name": rule.name,
+        "description": f"[{rule.id}] {rule.title}",
+        "config_schema": schema(rule),
+        "severity": SEVERITY[rule.severity],
+        "remediation_steps": rule.remediation or f"Set {rule.fix}.",
+        "url": rule.url,
+        "tags": [rule.pillar, rule.id],
+        "enforcement_level": None if rule.enabled else EnforcementLevel.DISABLED,
+    }
+    if rule.scope == "stack":
+        return StackValidationPolicy(validate=_stack_validator(rule), **common)
+    fixer = REMEDIATIONS.get(rule.id)
+    if fixer is not None:
+        common["remediate"] = _remediator(rule, fixer)
+    resource_policy = ResourceValidationPolicy(validate=_resource_validator(rule), **common)
+    # Lets the analyzer skip resources of other types before deserializing for them.
+    resource_policy.resource_types = frozenset(rule.types)  # type: ignore[attr-defined]
+    return resource_policy
+
+
 def build_policies() -> list[ResourceValidationPolicy | StackValidationPolicy]:
-    policies: list[ResourceValidationPolicy | StackValidationPolicy] = []
-    for rule in rules():
-        common: dict[str, Any] = {
-            "name": rule.name,
-            "description": f"[{rule.id}] {rule.title}",
-            "config_schema": schema(rule),
-            "severity": SEVERITY[rule.severity],
-            "remediation_steps": rule.remediation or f"Set {rule.fix}.",
-            "url": rule.url,
-            "tags": [rule.pillar, rule.id],
-            "enforcement_level": None if rule.enabled else EnforcementLevel.DISABLED,
-        }
-        if rule.scope == "resource":
-            fixer = REMEDIATIONS.get(rule.id)
-            if fixer is not None:
-                common["remediate"] = _remediator(rule, fixer)
-            policy = ResourceValidationPolicy(validate=_resource_validator(rule), **common)
-            # Lets the analyzer skip resources of other types before deserializing for them.
-            policy.resource_types = frozenset(rule.types)  # type: ignore[attr-defined]
-            policies.append(policy)
-        else:
-            policies.append(StackValidationPolicy(validate=_stack_validator(rule), **common))
-    return policies
+    return [policy(rule) for rule in rules()]
 
 
 def profile(name: str) -> dict[str, dict[str, Any]]:

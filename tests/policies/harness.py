@@ -58,9 +58,13 @@ def only(rule: Rule, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
 def run_case(stub: Any, rule: Rule, case: Case, **config: Any) -> gate.Report:
     """Run one case; a rule that raised (the pack reports it as not applicable) fails."""
     report = gate.run(plan_of(case), profile=only(rule, {**case.config, **config}), stub=stub)
-    crashed = [why for _, _, why in report.not_applicable if why.startswith("could not evaluate")]
-    assert not crashed, f"{rule.id} raised: {crashed}"
+    assert not crashes(report), f"{rule.id} raised: {crashes(report)}"
     return report
+
+
+def crashes(report: gate.Report) -> list[str]:
+    """Findings a rule reported because it raised (the pack fails closed)."""
+    return [f.message for f in report.findings if ": could not evaluate: " in f.message]
 
 
 def subject_urn(case: Case) -> str:

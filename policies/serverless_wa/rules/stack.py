@@ -1359,7 +1359,10 @@ def _exemptions_well_formed(graph: Graph, config: dict[str, Any]) -> Iterator[Fi
             if rule_id not in known_ids:
                 problem = f"exempts unknown rule id {rule_id!r}"
             elif parsed is None:
-                problem = f"{key} must be '<YYYY-MM-DD> <reason>' (got {value!r})"
+                problem = (
+                    f"{key} must be '<YYYY-MM-DD> <reason>' with a reason of at least "
+                    f"{exemptions.MIN_REASON_LENGTH} characters (got {str(value)[:80]!r})"
+                )
             elif not parsed.active(when):
                 problem = f"{key} expired on {parsed.expires.isoformat()}"
             elif (parsed.expires - when).days > longest:
@@ -1391,7 +1394,15 @@ register(
         examples=Examples(
             compliant=(
                 stack_case(
-                    Resource(FUNCTION, "fn", {"tags": {"wa:exempt:LAMBDA-001": "2099-01-01 x"}}),
+                    Resource(
+                        FUNCTION,
+                        "fn",
+                        {
+                            "tags": {
+                                "wa:exempt:LAMBDA-001": "2099-01-01 accepted until the migration"
+                            }
+                        },
+                    ),
                     subject="fn",
                     config={"max_exemption_days": 100000},
                 ),
@@ -1402,11 +1413,27 @@ register(
                     subject="fn",
                 ),
                 stack_case(
-                    Resource(FUNCTION, "fn", {"tags": {"wa:exempt:NOPE-001": "2099-01-01 x"}}),
+                    Resource(FUNCTION, "fn", {"tags": {"wa:exempt:LAMBDA-001": "2099-01-01 ok"}}),
                     subject="fn",
                 ),
                 stack_case(
-                    Resource(FUNCTION, "fn", {"tags": {"wa:exempt:LAMBDA-001": "2001-01-01 x"}}),
+                    Resource(
+                        FUNCTION,
+                        "fn",
+                        {"tags": {"wa:exempt:NOPE-001": "2099-01-01 accepted until the migration"}},
+                    ),
+                    subject="fn",
+                ),
+                stack_case(
+                    Resource(
+                        FUNCTION,
+                        "fn",
+                        {
+                            "tags": {
+                                "wa:exempt:LAMBDA-001": "2001-01-01 accepted until the migration"
+                            }
+                        },
+                    ),
                     subject="fn",
                 ),
             ),
