@@ -91,7 +91,10 @@ def message(
     return f'[{rule.id}] {where} › {short_type(child_type)} "{child_name}": {problem}. Fix: {fix}'
 
 
-CRASH_FIX = "the rule raised on these properties: report it with the resource's inputs"
+CRASH_FIX = (
+    "the rule raised on these properties (a rule bug or an unexpected shape): report it with "
+    "the resource's inputs; an exemption of the rule accepts it meanwhile"
+)
 
 
 def crash_finding(error: Exception, urn: str | None = None) -> Finding:

@@ -63,8 +63,8 @@ def test_a_stack_rule_that_raises_is_one_mandatory_violation(plan):
     response = servicer.AnalyzeStack(stack, None)
     (diagnostic,) = response.diagnostics
     assert diagnostic.policyName == rule.name
-    assert diagnostic.message.startswith(
-        "[STACK-001] stack \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} pulumi"
+    assert "\n[STACK-001] stack \N{SINGLE RIGHT-POINTING ANGLE QUOTATION MARK} pulumi" in (
+        diagnostic.message
     )
     assert "could not evaluate: KeyError" in diagnostic.message
     assert diagnostic.enforcementLevel == analyzer_pb2.MANDATORY
