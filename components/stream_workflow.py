@@ -252,6 +252,11 @@ class StreamWorkflowArgs(PatternArgs):
             required=["Keys"] if self.writeback is not None else [],
         )
         self.pipe_filter()  # event names, and the filter and the guard do not collide
+        if not 0 <= self.pipe_max_retries <= streams.MAX_RETRIES:
+            raise ValueError(
+                f"pipe_max_retries must be between 0 and {streams.MAX_RETRIES} "
+                f"(got {self.pipe_max_retries})"
+            )
         self.source_spec("LATEST")
 
     def pipe_filter(self) -> dict[str, Any]:
@@ -414,6 +419,7 @@ class StreamWorkflow(Pattern):
         scope = self.scope
         package = packaging.build(
             "stream_workflow",
+            shared=("ddb_json.py",),  # stream images, exact numbers
             architecture=args.settings.architecture,
             runtime=args.settings.runtime,
         )

@@ -22,6 +22,7 @@ from components.core import defaults, iam, packaging, streams
 from components.core.bucket import PrivateBucket, StorageTransition
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
+from components.core.settings import KMS_KEY
 from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
 from components.core.table import TableSpec, create_table
 
@@ -107,10 +108,8 @@ class TableArchiveArgs(PatternArgs):
                 f"transition_days must be between {MIN_TRANSITION_DAYS} and 36500 "
                 f"(got {self.transition_days})"
             )
-        if self.kms_key_arn is not None and not (
-            self.kms_key_arn.startswith("arn:") and ":kms:" in self.kms_key_arn
-        ):
-            raise ValueError(f"kms_key_arn must be a KMS key ARN (got {self.kms_key_arn!r})")
+        if self.kms_key_arn is not None:
+            KMS_KEY.check(self.kms_key_arn, "kms_key_arn")
         if (
             self.log_retention_days is not None
             and self.log_retention_days not in defaults.VALID_LOG_RETENTION_DAYS
@@ -192,6 +191,7 @@ class TableArchive(Pattern):
         scope = self.scope
         package = packaging.build(
             "table_archive",
+            shared=("ddb_json.py",),  # stream images, exact numbers
             architecture=args.settings.architecture,
             runtime=args.settings.runtime,
         )

@@ -25,6 +25,7 @@ from components.core.alarms import metric_alarm
 from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.queue import tls_only_policy
+from components.core.settings import KMS_KEY
 from components.core.streams import FailureQueue, PipeSourceSpec, PipeTarget, StreamPipe
 from components.core.table import TableSpec, create_table
 
@@ -161,7 +162,8 @@ class TableEventPipesArgs(PatternArgs):
       has other readers) or `single_pipe` (one pipe, up to five types, routed by the
       enrichment function, which is then required and made from the shipped `enrich`).
     enrichment: the shipped enrichment function (`EnrichmentSpec`), or an existing function;
-      it returns `{"detailType", "detail"}` per record.
+      it returns `{"detailType", "detail"}` per record it keeps (records no type claims
+      are skipped, so the output can be shorter).
     starting_position: LATEST for an existing table, TRIM_HORIZON for a new one (None).
     batch_size: records per pipe invocation (at most 10, the bus's PutEvents limit).
     archive_retention_days: keep an EventBridge archive of the bus for replay (0 = forever).
@@ -217,10 +219,8 @@ class TableEventPipesArgs(PatternArgs):
                 "archive_retention_days must be 0 (forever) or more "
                 f"(got {self.archive_retention_days})"
             )
-        if self.kms_key_arn is not None and not (
-            self.kms_key_arn.startswith("arn:") and ":kms:" in self.kms_key_arn
-        ):
-            raise ValueError(f"kms_key_arn must be a KMS key ARN (got {self.kms_key_arn!r})")
+        if self.kms_key_arn is not None:
+            KMS_KEY.check(self.kms_key_arn, "kms_key_arn")
         detail_types = {t.detail_type for t in self.item_types.values()}
         unknown = sorted(set(self.consumers) - detail_types)
         if unknown:
@@ -287,6 +287,7 @@ class TableEventPipes(Pattern):
         scope = self.scope
         package = packaging.build(
             "table_event_pipes",
+            shared=("ddb_json.py",),  # stream images, exact numbers
             architecture=args.settings.architecture,
             runtime=args.settings.runtime,
         )
@@ -327,7 +328,7 @@ class TableEventPipes(Pattern):
 
         self.failure_queue = FailureQueue(scope, "events-dlq")
         spec = args.source_spec(starting_position)
-        put_events = [iam.Statement(["events:PutEvents"], [self.bus.arn])]
+        put_events = [iam.events_put(self.bus.arn, [self.event_source])]
         self.pipes: dict[str, StreamPipe] = {}
         if args.mode == "single_pipe":
             filters = tuple(t.filter() for t in args.item_types.values())

@@ -90,7 +90,8 @@ def _cell(text: str) -> str:
 
 
 def rules_markdown() -> str:
-    """The rule table: id, name, severity, pillar, anchors, fix; from the registry."""
+    """The rule table: id (each row an anchor, `#<rule id in lower case>`, which the pack's
+    rule URLs and SARIF `helpUri` point at), name, severity, pillar, anchors, the fix."""
     registered = rules()
     lines = [
         HEADER.replace("components/catalog.py", "policies/serverless_wa"),
@@ -100,15 +101,20 @@ def rules_markdown() -> str:
         "Profiles: `dev` makes every enabled rule advisory; `prod` makes HIGH and CRITICAL "
         "mandatory (`policies/profiles/prod.json`).",
         "",
-        "| id | name | severity | pillar | scope | anchors | fix |",
-        "|---|---|---|---|---|---|---|",
+        "The fix: on a resource a serverless-patterns component made, the component argument "
+        "or stack setting (— when none: the components always set it); on any other resource, "
+        "the pulumi_aws property.",
+        "",
+        "| id | name | severity | pillar | scope | anchors | component argument | pulumi_aws |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for rule in registered:
         anchors = ", ".join(f"{k}: {v}" for k, v in rule.anchors.items() if v) or "novel"
         severity = rule.severity if rule.enabled else f"{rule.severity} (off)"
+        knob = f"`{rule.knob}`" if rule.knob else "—"
         lines.append(
-            f"| {rule.id} | `{rule.name}` | {severity} | {rule.pillar} | {rule.scope} "
-            f"| {_cell(anchors)} | {_cell(rule.fix)} |"
+            f'| <a id="{rule.anchor}"></a>{rule.id} | `{rule.name}` | {severity} | {rule.pillar} '
+            f"| {rule.scope} | {_cell(anchors)} | {_cell(knob)} | {_cell(rule.raw)} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import runpy
 import sys
@@ -19,6 +18,8 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.config import REGION_KEY
+from preview import stack_files
 from preview.cloud import DEFAULT_REGION, SimulatedCloud
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,21 +160,14 @@ def stack_file(stack: str, root: Path = ROOT) -> Path:
 
 
 def load_stack_config(path: Path, root: Path = ROOT) -> dict[str, str]:
-    """A stack file's config as the engine passes it: keys namespaced, values strings."""
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-    document = yaml.safe_load(path.read_text()) or {}
-    values: dict[str, str] = {}
-    for key, value in (document.get("config") or {}).items():
-        name = key if ":" in key else f"{project['name']}:{key}"
-        values[name] = engine_string(value)
-    return values
+    """A stack file's config as the engine passes it: keys namespaced, values strings.
 
-
-def engine_string(value: Any) -> str:
-    """How the CLI hands a config value to a program: strings raw, the rest as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value)
+    Raises a `ConfigError` naming the file, and the line, of every problem: the file's own
+    (not a stack file, duplicate keys) and the config's (`components.config.parse`).
+    """
+    stack = stack_files.load(path, project_name(root))
+    stack.check()
+    return stack.config
 
 
 def project_name(root: Path = ROOT) -> str:
@@ -212,7 +206,14 @@ def run_main(
     stack: str, *, root: Path = ROOT, path: Path | None = None, preview: bool = False
 ) -> Plan:
     """Run the project's `__main__.py` for `stacks/Pulumi.<stack>.yaml` (or the file `path`)."""
-    config = load_stack_config(path or stack_file(stack, root), root)
+    path = path or stack_file(stack, root)
+    config = load_stack_config(path, root)
+    if REGION_KEY not in config:
+        print(
+            f"note: {stack_files.shown(path)} sets no {REGION_KEY}; previewing in "
+            f"{DEFAULT_REGION}, the simulated cloud's default",
+            file=sys.stderr,
+        )
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     return run(

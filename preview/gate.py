@@ -6,6 +6,9 @@ then over gRPC: Handshake (older packs answer UNIMPLEMENTED, which the engine to
 ConfigureStack, GetAnalyzerInfo, Configure with the stack's profile, one Analyze per
 resource with provider-checked inputs, and one AnalyzeStack with the outputs. With
 `preview=True` every computed output is unknown, as in a first `pulumi preview`.
+
+Findings are kept in a stable order (rule id, URN, message), so the JSON and SARIF made
+from one input are the same bytes on every run.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
@@ -30,6 +34,8 @@ from preview.engine import ROOT, Plan, Registration, plain
 
 POLICIES_DIR = ROOT / "policies"
 PROFILES_DIR = POLICIES_DIR / "profiles"
+PACK_FILE = POLICIES_DIR / "PulumiPolicy.yaml"
+LIBRARY_TYPE = "serverless-patterns:"  # type tokens of this library's components
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
 IN_FLIGHT = 32  # Analyze calls outstanding at once
 _LEVELS = {
@@ -47,14 +53,24 @@ _SEVERITIES = {
 }
 
 
+class ProfileError(ValueError):
+    """A policy profile that names nothing, does not parse or sets what the pack lacks."""
+
+
 @dataclass(frozen=True)
 class Finding:
+    """One diagnostic; `message` is the pack's text, `text` what the gate shows."""
+
     policy: str
     id: str
     urn: str
     enforcement: str
     severity: str
     message: str
+
+    @property
+    def text(self) -> str:
+        return with_fix_for_owner(self.message, self.urn)
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -63,8 +79,41 @@ class Finding:
             "urn": self.urn,
             "enforcement": self.enforcement,
             "severity": self.severity,
-            "message": self.message,
+            "message": self.text,
         }
+
+
+def from_library(urn: str) -> bool:
+    """Whether a component of this library made the resource: a `serverless-patterns:` type
+    in its URN's type chain (the parents' types, `$`-joined, then its own)."""
+    parts = urn.split("::")
+    return len(parts) >= 4 and any(t.startswith(LIBRARY_TYPE) for t in parts[2].split("$"))
+
+
+def split_fix(message: str) -> tuple[str, str, str] | None:
+    """(text before the fix, component argument or "", pulumi_aws property) of a pack message
+    ending `. Fix: <argument> (raw: <property>)` or `. Fix: <property>`; None without a fix."""
+    head, marker, fix = message.rpartition(". Fix: ")
+    if not marker:
+        return None
+    knob, has_raw, raw = fix.partition(" (raw: ")
+    if has_raw and raw.endswith(")"):
+        return head, knob, raw[:-1]
+    return head, "", fix
+
+
+def with_fix_for_owner(message: str, urn: str) -> str:
+    """The argument for a resource a library component made; the raw property, said plainly,
+    for any other (and for a fix no argument controls)."""
+    parts = split_fix(message) if urn else None
+    if parts is None:
+        return message
+    head, knob, raw = parts
+    if not from_library(urn):
+        return f"{head}. Fix: {raw} (pulumi_aws; not made by a serverless-patterns component)"
+    if knob:
+        return f"{head}. Fix: {knob}"
+    return f"{head}. Fix: {raw} (pulumi_aws; no component argument sets it)"
 
 
 @dataclass
@@ -80,10 +129,59 @@ class Report:
         return [f for f in self.findings if f.enforcement == "mandatory"]
 
 
+def profile_names() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.json"))
+
+
 def profile_for(stack: str) -> dict[str, Any] | None:
     """`policies/profiles/<stack>.json` when it exists, else the pack's built-in config."""
     path = PROFILES_DIR / f"{stack}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_profile(path) if path.is_file() else None
+
+
+def load_profile(spec: str) -> dict[str, Any]:
+    """A profile by name (`policies/profiles/<name>.json`) or by path (a `.json` file or a
+    path with a directory); `ProfileError` when it names nothing or does not parse."""
+    path = Path(spec)
+    if path.suffix == ".json" or len(path.parts) > 1:
+        if not path.is_file():
+            raise ProfileError(f"--profile {spec}: no such file")
+        return read_profile(path)
+    path = PROFILES_DIR / f"{spec}.json"
+    if not path.is_file():
+        raise ProfileError(
+            f"--profile {spec}: no such profile; profiles: {', '.join(profile_names())} "
+            "(or the path of a JSON profile file)"
+        )
+    return read_profile(path)
+
+
+def read_profile(path: Path) -> dict[str, Any]:
+    """A profile file: a JSON object of policy name -> level, or -> an object with an
+    optional `enforcementLevel` and the policy's config (as `--policy-pack-config` takes)."""
+    try:
+        profile = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ProfileError(f"profile {path}: {error}") from error
+    if not isinstance(profile, dict):
+        raise ProfileError(f"profile {path}: expected a JSON object of policy name -> config")
+    levels = ", ".join(_LEVEL_VALUES)
+    for name, entry in sorted(profile.items()):
+        level = entry.get("enforcementLevel") if isinstance(entry, dict) else entry
+        if not isinstance(entry, str | dict) or (level is not None and level not in _LEVEL_VALUES):
+            raise ProfileError(f"profile {path}: {name}: enforcement level must be one of {levels}")
+    return profile
+
+
+def pack_version(directory: Path = POLICIES_DIR) -> str | None:
+    """PulumiPolicy.yaml's `version`: the CLI uses it over the pack's own answer (a Python
+    pack always answers 0.0.1)."""
+    try:
+        document = yaml.safe_load((directory / PACK_FILE.name).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    version = document.get("version") if isinstance(document, dict) else None
+    return str(version) if version is not None else None
 
 
 def _struct(value: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -113,6 +211,19 @@ def _mask(value: Any, computed: set[str]) -> Any:
     if isinstance(value, list | tuple):
         return [_mask(v, computed) for v in value]
     return value
+
+
+def stack_outputs(plan: Plan, preview: bool = False) -> dict[str, Any]:
+    """The stack's outputs; with `preview`, each value built from a computed output is the
+    unknown sentinel, as in a first `pulumi preview`."""
+    outputs: dict[str, Any] = plain(plan.outputs)
+    if not preview:
+        return outputs
+    computed: set[str] = set()
+    for registration in plan.registrations:
+        computed |= _computed(registration)
+    masked: dict[str, Any] = _mask(outputs, computed)
+    return masked
 
 
 class _Views:
@@ -221,6 +332,9 @@ def configure(
     profile: Mapping[str, Any] | None,
 ) -> None:
     """Configure with the initial config merged with `profile`, as the engine does."""
+    unknown = sorted(set(profile or {}) - {p.name for p in info.policies})
+    if unknown:
+        raise ProfileError(f"the profile configures no such policy: {', '.join(unknown)}")
     config: dict[str, analyzer_pb2.PolicyConfig] = {}
     for policy in info.policies:
         initial = info.initialConfig.get(policy.name)
@@ -270,7 +384,8 @@ def run(
     )
     info = stub.GetAnalyzerInfo(empty_pb2.Empty())
     configure(stub, info, profile)
-    report = Report(info.name, info.version, policies={p.name: p for p in info.policies})
+    version = pack_version() or info.version
+    report = Report(info.name, version, policies={p.name: p for p in info.policies})
     requests, stack_request = analyze_requests(plan, preview)
     # The engine analyzes resources as they register, several in flight at once; so does the
     # gate, with a bounded window (thousands of queued calls make the server cancel some).
@@ -283,6 +398,8 @@ def run(
     for future, urn in window:
         _collect(report, future.result(), urn)
     _collect(report, stub.AnalyzeStack(stack_request), "")
+    report.findings.sort(key=lambda f: (f.id, f.urn, f.policy, f.message))
+    report.not_applicable.sort()
     return report
 
 
@@ -307,25 +424,36 @@ def _collect(report: Report, response: analyzer_pb2.AnalyzeResponse, urn: str) -
         report.not_applicable.append((entry.policy_name, urn, entry.reason))
 
 
-def sarif(report: Report, stack_file: str) -> dict[str, Any]:
+def help_uri(url: str, docs_url: str | None = None) -> str | None:
+    """A rule's documentation: the pack gives `docs/rules.md#<rule>` (relative to the
+    repository); with `docs_url` (where the repository's files are served) it is absolute."""
+    if not url:
+        return None
+    if docs_url is None or "://" in url:
+        return url
+    return f"{docs_url.rstrip('/')}/{url.lstrip('/')}"
+
+
+def sarif(report: Report, stack_file: str, docs_url: str | None = None) -> dict[str, Any]:
     """SARIF 2.1.0 for code-scanning tools: one result per finding, at the stack file."""
     rules = []
     for name, info in sorted(report.policies.items()):
         rule_id = next((t for t in info.tags if "-" in t), name)
-        rules.append(
-            {
-                "id": rule_id,
-                "name": name,
-                "shortDescription": {"text": info.description},
-                "helpUri": info.url or None,
-                "properties": {"severity": _SEVERITIES.get(info.severity, "unspecified")},
-            }
-        )
+        rule: dict[str, Any] = {
+            "id": rule_id,
+            "name": name,
+            "shortDescription": {"text": info.description},
+            "properties": {"severity": _SEVERITIES.get(info.severity, "unspecified")},
+        }
+        uri = help_uri(info.url, docs_url)
+        if uri:
+            rule["helpUri"] = uri
+        rules.append(rule)
     results = [
         {
             "ruleId": f.id,
             "level": "error" if f.enforcement == "mandatory" else "warning",
-            "message": {"text": f.message},
+            "message": {"text": f.text},
             "locations": [
                 {
                     "physicalLocation": {"artifactLocation": {"uri": stack_file}},
@@ -365,19 +493,20 @@ def owner_label(plan: Plan, urn: str) -> str:
     return "stack"
 
 
-def render(plan: Plan, report: Report) -> str:
+def render(plan: Plan, report: Report, profile: str | None = None) -> str:
     """Findings grouped by component, mandatory first, then a summary line."""
     groups: dict[str, list[Finding]] = {}
     for finding in report.findings:
         groups.setdefault(owner_label(plan, finding.urn), []).append(finding)
-    lines = [f"Policies ({report.pack}@v{report.version}):"]
+    profiled = f", profile {profile}" if profile else ""
+    lines = [f"Policies ({report.pack}@v{report.version}{profiled}):"]
     if not report.findings:
         lines.append("    no findings")
     for owner in sorted(groups):
         lines.append(f"    {owner}")
         ordered = sorted(groups[owner], key=lambda f: (f.enforcement != "mandatory", f.id, f.urn))
         for finding in ordered:
-            lines.append(f"      {finding.enforcement:<9} {finding.severity:<6} {finding.message}")
+            lines.append(f"      {finding.enforcement:<9} {finding.severity:<6} {finding.text}")
     exempt = [n for n in report.not_applicable if n[2].startswith("exempt")]
     mandatory = len(report.mandatory)
     lines.append("")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from preview.engine import Plan, Registration
+from preview.gate import UNKNOWN
 
 # Plumbing that would crowd the diagram: it belongs to the node it serves.
 _DIAGRAM_SKIP = re.compile(
@@ -21,7 +25,9 @@ def short_type(token: str) -> str:
     return f"{package}:{module.split('/')[0]}:{kind}" if package == "aws" else token
 
 
-def tree(plan: Plan) -> str:
+def tree(plan: Plan, outputs: Mapping[str, Any] | None = None) -> str:
+    """The plan as `pulumi preview` prints it: resources, the stack's outputs (`outputs`,
+    plain values with the unknown sentinel where a value is computed), the count."""
     children: dict[str | None, list[Registration]] = defaultdict(list)
     for r in plan.registrations:
         children[r.parent].append(r)
@@ -46,8 +52,43 @@ def tree(plan: Plan) -> str:
         f"     {'Type':<{width}}{'Name':<{name_width}}Plan",
     ]
     lines += [f" +   {t:<{width}}{n:<{name_width}}create" for t, n in rows]
+    if outputs:
+        lines += ["", "Outputs:", *_properties(outputs, "    ")]
     lines += ["", "Resources:", f"    + {len(rows)} to create"]
     return "\n".join(lines)
+
+
+def _properties(values: Mapping[str, Any], indent: str) -> list[str]:
+    """`key: value` lines, keys sorted and padded so the colons line up, as the CLI does."""
+    width = max(len(str(k)) for k in values)
+    lines: list[str] = []
+    for key in sorted(values, key=str):
+        lines += _value(f"{indent}{key!s:<{width}}: ", values[key], indent)
+    return lines
+
+
+def _value(label: str, value: Any, indent: str) -> list[str]:
+    if isinstance(value, Mapping) and value:
+        return [f"{label}{{", *_properties(value, indent + "    "), f"{indent}}}"]
+    if isinstance(value, list | tuple) and value:
+        items = {f"[{i}]": v for i, v in enumerate(value)}
+        inner = [
+            line
+            for k, v in items.items()
+            for line in _value(f"{indent}    {k}: ", v, indent + "    ")
+        ]
+        return [f"{label}[", *inner, f"{indent}]"]
+    return [f"{label}{_scalar(value)}"]
+
+
+def _scalar(value: Any) -> str:
+    if value == UNKNOWN:
+        return "output<string>"
+    if isinstance(value, Mapping):
+        return "{}"
+    if isinstance(value, list | tuple):
+        return "[]"
+    return json.dumps(value)
 
 
 def diagram(plan: Plan) -> str:

@@ -11,8 +11,11 @@ file is then handed to `process_file` (definition: `components.callback_workflow
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import json
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -27,6 +30,7 @@ from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
 from components.core.queue import DurableQueue, QueueSpec
 from components.core.schedule import ScheduleSpec, TargetSchedule
+from components.core.settings import check_event_bus
 from components.core.state_machine import StateMachine
 from components.core.table import TableSpec, create_table
 
@@ -61,6 +65,12 @@ class JobAdapterSpec:
     def __post_init__(self) -> None:
         if not _MODULE.match(self.module):
             raise ValueError(f"job.module must be a Python module name (got {self.module!r})")
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    """The IANA zones Scheduler knows; empty when this machine has no time zone data."""
+    return frozenset(zoneinfo.available_timezones() - {"localtime"})
 
 
 def default_item_processor() -> FunctionSpec:
@@ -137,8 +147,16 @@ class CallbackWorkflowArgs(PatternArgs):
                 f"tolerated_failure_pct must be between 0 and 100 "
                 f"(got {self.tolerated_failure_pct})"
             )
-        if self.event_bus is not None and not self.event_bus.strip():
-            raise ValueError("event_bus must be a bus name or ARN, or null for the default bus")
+        if self.event_bus is not None:
+            check_event_bus(self.event_bus)
+        zones = _time_zones()
+        if zones and self.timezone not in zones:
+            close = difflib.get_close_matches(self.timezone, sorted(zones), n=1)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            raise ValueError(
+                f"timezone must be an IANA time zone such as UTC or Europe/Lisbon "
+                f"(got {self.timezone!r}{hint})"
+            )
         self.schedule_spec()
 
     def schedule_spec(self) -> ScheduleSpec:
@@ -172,7 +190,10 @@ class CallbackWorkflow(Pattern):
         scope = self.scope
         settings = args.settings
         package = packaging.build(
-            "callback_workflow", architecture=settings.architecture, runtime=settings.runtime
+            "callback_workflow",
+            shared=("ddb_json.py",),  # stream images, exact numbers
+            architecture=settings.architecture,
+            runtime=settings.runtime,
         )
 
         self.runs = create_table(
@@ -240,6 +261,9 @@ class CallbackWorkflow(Pattern):
                     ],
                 )
             )
+        # SendTask* take no resource type (the Service Authorization Reference lists none):
+        # they are granted on "*" alone, and the task token, which only this machine's
+        # executions hand out, is the credential that names the task.
         callbacks = ["states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"]
         self.starter = self._worker(
             "starter",
@@ -250,7 +274,7 @@ class CallbackWorkflow(Pattern):
                 iam.sqs_consume(self.start_queue.arn),
                 iam.sqs_send(self.poll_queue.arn),
                 iam.Statement(["dynamodb:GetItem", "dynamodb:UpdateItem"], [self.runs.arn]),
-                iam.Statement(["states:SendTaskFailure"], [self.machine.arn]),
+                iam.Statement(["states:SendTaskFailure"], ["*"]),
                 *adapter_statements,
             ],
             self.start_queue,
@@ -263,7 +287,7 @@ class CallbackWorkflow(Pattern):
             [
                 iam.sqs_consume(self.poll_queue.arn),
                 iam.sqs_send(self.poll_queue.arn),
-                iam.Statement(callbacks, [self.machine.arn]),
+                iam.Statement(callbacks, ["*"]),
                 *adapter_statements,
             ],
             self.poll_queue,
@@ -364,6 +388,7 @@ class CallbackWorkflow(Pattern):
             "release",
             "events.amazonaws.com",
             [iam.Statement(["states:StartExecution"], [self.machine.arn])],
+            source_arn=self.release_rule.arn,
         )
         self.release_target = aws.cloudwatch.EventTarget(
             scope.child("release-target"),

@@ -15,13 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam
+from components.core import aws_context, defaults, iam
 from components.core.function import LambdaFunction
 from components.core.scope import Scope
-
-_API_GATEWAY_PUSH_TO_LOGS = (
-    "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -158,8 +154,25 @@ class RestStage:
         self.invoke_url = self.stage.invoke_url
 
 
+def api_gateway_logs_write(log_groups_arn: pulumi.Input[str]) -> list[iam.Statement]:
+    """What API Gateway needs to write execution and access logs in one account and Region:
+    the write half of AmazonAPIGatewayPushToCloudWatchLogs. The managed policy also grants
+    logs:GetLogEvents and logs:FilterLogEvents on "*", read access to every log group in the
+    account, which writing never needs (IAM-011)."""
+    groups = pulumi.Output.from_input(log_groups_arn)
+    return [
+        iam.Statement(["logs:CreateLogGroup", "logs:DescribeLogStreams"], [groups]),
+        iam.Statement(
+            ["logs:CreateLogStream", "logs:PutLogEvents"],
+            [groups.apply(lambda arn: f"{arn}:log-stream:*")],
+        ),
+        iam.Statement(["logs:DescribeLogGroups"], ["*"]),
+    ]
+
+
 class ApiGatewayAccount(pulumi.ComponentResource):
-    """API Gateway's account-level CloudWatch role for this Region (one per account+Region)."""
+    """API Gateway's account-level CloudWatch role for this Region (one per account+Region),
+    with a policy of its own that only writes logs."""
 
     def __init__(self, name: str, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("serverless-patterns:core:ApiGatewayAccount", name, None, opts)
@@ -168,15 +181,18 @@ class ApiGatewayAccount(pulumi.ComponentResource):
             assume_role_policy=iam.assume_role_policy("apigateway.amazonaws.com"),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.attachment = aws.iam.RolePolicyAttachment(
-            f"{name}-push-to-logs",
-            role=self.role.name,
-            policy_arn=_API_GATEWAY_PUSH_TO_LOGS,
+        log_groups = pulumi.Output.all(
+            aws_context.partition(self), aws_context.region(self), aws_context.account_id(self)
+        ).apply(lambda p: f"arn:{p[0]}:logs:{p[1]}:{p[2]}:log-group:*")
+        self.policy = aws.iam.RolePolicy(
+            f"{name}-logs-write",
+            role=self.role.id,
+            policy=iam.policy_document(api_gateway_logs_write(log_groups)),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.account = aws.apigateway.Account(
             f"{name}-account",
             cloudwatch_role_arn=self.role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.attachment]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.policy]),
         )
         self.register_outputs({"role_arn": self.role.arn})

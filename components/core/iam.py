@@ -2,7 +2,14 @@
 
 Every statement names its actions exactly (no `*`, no `service:*`) and its resources by ARN;
 a statement that cannot be scoped (X-Ray segments) is granted through the AWS managed policy
-instead, so the inline policies the components write stay wildcard-free.
+instead, so the inline policies the components write stay wildcard-free. The one exception
+is an action the Service Authorization Reference lists with no resource type (it accepts
+only `"*"`): `Statement.any_resource` grants it alone, and STAR_ONLY_ACTIONS says which
+(a test checks the list against the policy pack's generated action data).
+
+Trust policies of the services that pass `aws:SourceAccount`/`aws:SourceArn` when they
+assume a role (EventBridge, Pipes, Scheduler, Step Functions) are always pinned to this
+account, and to the source ARN where the caller knows it (confused deputy).
 """
 
 from __future__ import annotations
@@ -15,9 +22,29 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.core import aws_context
 from components.core.scope import Scope
 
 XRAY_WRITE_POLICY = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
+# Actions with no resource-level permissions that the library grants, each on "*" alone.
+STAR_ONLY_ACTIONS = frozenset(
+    {
+        "dynamodb:ListStreams",
+        "logs:DescribeLogGroups",
+        "states:SendTaskFailure",
+        "states:SendTaskHeartbeat",
+        "states:SendTaskSuccess",
+    }
+)
+# Service principals that pass aws:SourceAccount and aws:SourceArn when assuming a role.
+SOURCE_PINNED_SERVICES = frozenset(
+    {
+        "events.amazonaws.com",
+        "pipes.amazonaws.com",
+        "scheduler.amazonaws.com",
+        "states.amazonaws.com",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -38,52 +65,78 @@ class Statement:
                 raise ValueError(f"IAM action {action!r} must be an exact 'service:Action'")
         if not self.resources:
             raise ValueError(f"statement {list(self.actions)} needs at least one resource ARN")
+        if list(self.resources) == ["*"] and set(self.actions) <= STAR_ONLY_ACTIONS:
+            return
         for resource in self.resources:
             if isinstance(resource, str) and (resource == "*" or not resource.startswith("arn:")):
                 raise ValueError(f"IAM resource {resource!r} must be an ARN, not a wildcard")
 
 
 def policy_document(statements: Sequence[Statement]) -> pulumi.Output[str]:
-    """The JSON policy document for `statements`, resolved once every ARN is known."""
+    """The JSON policy document for `statements`, resolved once every ARN (and every
+    condition value) is known."""
 
-    def render(resolved: list[list[str]]) -> str:
+    def render(resolved: list[list[Any]]) -> str:
         body = []
-        for statement, resources in zip(statements, resolved, strict=True):
+        for statement, (resources, conditions) in zip(statements, resolved, strict=True):
             entry: dict[str, Any] = {
                 "Effect": "Allow",
                 "Action": sorted(set(statement.actions)),
-                "Resource": resources[0] if len(resources) == 1 else resources,
+                "Resource": resources[0] if len(resources) == 1 else list(resources),
             }
             if statement.sid:
                 entry["Sid"] = statement.sid
-            if statement.conditions:
-                entry["Condition"] = {k: dict(v) for k, v in statement.conditions.items()}
+            if conditions:
+                entry["Condition"] = {k: dict(v) for k, v in conditions.items()}
             body.append(entry)
         return json.dumps({"Version": "2012-10-17", "Statement": body}, sort_keys=True)
 
-    return pulumi.Output.all(*[pulumi.Output.all(*s.resources) for s in statements]).apply(
-        lambda resolved: render([list(r) for r in resolved])
-    )
+    parts = [
+        pulumi.Output.all(
+            pulumi.Output.all(*s.resources),
+            pulumi.Output.from_input({k: dict(v) for k, v in s.conditions.items()}),
+        )
+        for s in statements
+    ]
+    return pulumi.Output.all(*parts).apply(lambda resolved: render([list(r) for r in resolved]))
 
 
-def assume_role_policy(service: str, source_account: pulumi.Input[str] | None = None) -> Any:
-    """Trust policy for one AWS service principal, optionally pinned to this account."""
+def assume_role_policy(
+    service: str,
+    source_account: pulumi.Input[str] | None = None,
+    source_arn: pulumi.Input[str] | None = None,
+) -> Any:
+    """Trust policy for one AWS service principal, optionally pinned to this account and to
+    the ARN of the resource that makes the service assume the role."""
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Service": service},
         "Action": "sts:AssumeRole",
     }
-    if source_account is None:
+    if source_account is None and source_arn is None:
         return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
-    return pulumi.Output.from_input(source_account).apply(
-        lambda account: json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {**statement, "Condition": {"StringEquals": {"aws:SourceAccount": account}}}
-                ],
-            }
-        )
+
+    def render(pins: list[str | None]) -> str:
+        account, arn = pins
+        condition: dict[str, Any] = {}
+        if account is not None:
+            condition["StringEquals"] = {"aws:SourceAccount": account}
+        if arn is not None:
+            condition["ArnEquals"] = {"aws:SourceArn": arn}
+        pinned = {**statement, "Condition": condition}
+        return json.dumps({"Version": "2012-10-17", "Statement": [pinned]})
+
+    return pulumi.Output.all(source_account, source_arn).apply(render)
+
+
+def events_put(bus_arn: pulumi.Input[str], sources: Sequence[pulumi.Input[str]]) -> Statement:
+    """PutEvents to one bus, only with the caller's own `source` values: other workloads'
+    rules on the bus cannot be fed forged events (IAM-010)."""
+    if not sources:
+        raise ValueError("events_put needs the event sources the caller publishes")
+    values = pulumi.Output.all(*sources).apply(lambda known: sorted(set(known)))
+    return Statement(
+        ["events:PutEvents"], [bus_arn], conditions={"StringEquals": {"events:source": values}}
     )
 
 
@@ -94,11 +147,15 @@ def service_role(
     statements: Sequence[Statement],
     *,
     source_account: pulumi.Input[str] | None = None,
+    source_arn: pulumi.Input[str] | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy | None]:
-    """A role for one service principal with one inline least-privilege policy."""
+    """A role for one service principal with one inline least-privilege policy. Services in
+    SOURCE_PINNED_SERVICES are pinned to this account unless `source_account` is given."""
+    if source_account is None and service in SOURCE_PINNED_SERVICES:
+        source_account = aws_context.account_id(scope.component)
     role = aws.iam.Role(
         scope.child(f"{suffix}-role"),
-        assume_role_policy=assume_role_policy(service, source_account),
+        assume_role_policy=assume_role_policy(service, source_account, source_arn),
         tags=scope.tags,
         opts=scope.opts(),
     )
@@ -134,17 +191,17 @@ def secret_read(secret_arn: pulumi.Input[str]) -> Statement:
     return Statement(["secretsmanager:GetSecretValue"], [secret_arn])
 
 
-def dynamodb_stream_read(stream_arn: pulumi.Input[str]) -> Statement:
-    """What a Lambda mapping or a pipe needs to read one table's stream (scoped to it)."""
-    return Statement(
-        [
-            "dynamodb:DescribeStream",
-            "dynamodb:GetRecords",
-            "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
-        ],
-        [stream_arn],
-    )
+def dynamodb_stream_read(stream_arn: pulumi.Input[str]) -> list[Statement]:
+    """What a Lambda mapping or a pipe needs to read one table's stream: the reads scoped to
+    the stream, and ListStreams, which AWS documents for both readers but which accepts
+    only "*" (on the stream's ARN the grant would never match)."""
+    return [
+        Statement(
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+            [stream_arn],
+        ),
+        Statement(["dynamodb:ListStreams"], ["*"]),
+    ]
 
 
 def logs_write(log_group_arn: pulumi.Input[str]) -> Statement:

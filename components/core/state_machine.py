@@ -283,8 +283,19 @@ def derive_statements(
         if resource.startswith(_OPTIMIZED) and service == "events":
             for entry in parameters.get("Entries") or [{}]:
                 _reject_dynamic(path, entry, "EventBusName")
+                _reject_dynamic(path, entry, "Source")
+                if not isinstance(entry.get("Source"), str):
+                    raise ValueError(
+                        f"state {path!r}: each PutEvents entry needs a static Source, which "
+                        "pins the machine's grant to it (events:source)"
+                    )
                 bus = entry.get("EventBusName", "default")
-                grants.add(actions, _BUS(ctx, bus), key=("bus", _identity(bus)))
+                grants.add(
+                    actions,
+                    _BUS(ctx, bus),
+                    key=("bus", _identity(bus)),
+                    sources=(entry["Source"],),
+                )
             continue
         targets = _targets(path, parameters, ctx)
         if targets is None:
@@ -439,16 +450,27 @@ class _Grants:
     """Actions per target, so each table or queue ends up in one statement."""
 
     def __init__(self) -> None:
-        self._by_target: dict[tuple[str, str], tuple[set[str], list[pulumi.Output[str]]]] = {}
+        self._by_target: dict[
+            tuple[str, str], tuple[set[str], list[pulumi.Output[str]], set[str]]
+        ] = {}
 
     def add(
-        self, actions: Sequence[str], resources: list[pulumi.Output[str]], *, key: tuple[str, str]
+        self,
+        actions: Sequence[str],
+        resources: list[pulumi.Output[str]],
+        *,
+        key: tuple[str, str],
+        sources: Sequence[str] = (),
     ) -> None:
-        existing = self._by_target.setdefault(key, (set(), resources))
+        """`sources`: the event sources PutEvents may use on this bus (events:source)."""
+        existing = self._by_target.setdefault(key, (set(), resources, set()))
         existing[0].update(actions)
+        existing[2].update(sources)
 
     def statements(self) -> list[iam.Statement]:
         return [
-            iam.Statement(sorted(actions), resources)
-            for actions, resources in self._by_target.values()
+            iam.events_put(resources[0], sorted(sources))
+            if sources
+            else iam.Statement(sorted(actions), resources)
+            for actions, resources, sources in self._by_target.values()
         ]

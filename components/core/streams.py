@@ -237,7 +237,7 @@ class StreamConsumer:
         self.scope, self.suffix, self.table, self.spec = scope, suffix, table, spec
         self.failure_queue = failure_queue or FailureQueue(scope, f"{suffix}-dlq")
         self.statements = [
-            iam.dynamodb_stream_read(table.stream_arn),
+            *iam.dynamodb_stream_read(table.stream_arn),
             iam.sqs_send(self.failure_queue.arn),
         ]
         self.mapping: aws.lambda_.EventSourceMapping | None = None
@@ -373,7 +373,7 @@ class StreamPipe:
             opts=scope.opts(),
         )
         statements = [
-            iam.dynamodb_stream_read(table.stream_arn),
+            *iam.dynamodb_stream_read(table.stream_arn),
             iam.sqs_send(self.failure_queue.arn),
             iam.logs_write(self.log_group.arn),
             *target.statements,

@@ -26,7 +26,7 @@ from components.core.function import FunctionSpec, LambdaFunction
 from components.core.scope import Scope
 from components.core.table import TableSpec, create_table
 
-SHARED_MODULES = ("ws_registry.py", "ws_sender.py")
+SHARED_MODULES = ("ddb_json.py", "ws_registry.py", "ws_sender.py")
 BY_USER_INDEX = "byUser"
 # A WebSocket integration times out at 29 s (not configurable upwards), so a route's
 # function must finish first or the client gets an error while it keeps running.
@@ -338,6 +338,16 @@ class RegistryTables:
 
     def disconnect_statements(self) -> list[iam.Statement]:
         """Delete a connection, look up the user's others, stamp the session."""
+        return [
+            iam.Statement(["dynamodb:DeleteItem"], [self.connections.arn]),
+            iam.Statement(["dynamodb:Query"], [self.by_user_arn]),
+            iam.Statement(["dynamodb:UpdateItem"], [self.sessions.arn]),
+        ]
+
+    def send_only_statements(self) -> list[iam.Statement]:
+        """What `ws_sender.Sender.send` needs besides the API grant: when the one client it
+        posts to has gone, forget that connection and suspend the user's session (it looks
+        up the user's other connections first). No reads of the registry, no batches."""
         return [
             iam.Statement(["dynamodb:DeleteItem"], [self.connections.arn]),
             iam.Statement(["dynamodb:Query"], [self.by_user_arn]),

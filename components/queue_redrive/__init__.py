@@ -27,6 +27,7 @@ from components.core.pattern import Pattern, PatternArgs
 from components.core.queue import DurableQueue, QueueSpec
 from components.core.schedule import ScheduleSpec, TargetSchedule, validate_expression
 from components.core.scope import Scope
+from components.core.settings import KMS_KEY, check_event_bus
 from components.core.state_machine import StateMachine
 from components.queue_redrive.definition import RUNTIME_TARGETS, definition
 
@@ -82,6 +83,8 @@ class RedriveTarget:
             raise ValueError(f"{where}.destination must be an SQS queue or None")
         if self.schedule is not None:
             validate_expression(self.schedule, f"{where}.schedule")
+        if self.kms_key_arn is not None:
+            KMS_KEY.check(self.kms_key_arn, f"{where}.kms_key_arn")
 
     @classmethod
     def of(
@@ -148,8 +151,8 @@ class QueueRedriveArgs(PatternArgs):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"queues: names must be unique ({', '.join(duplicates)})")
-        if self.event_bus is not None and not self.event_bus.strip():
-            raise ValueError("event_bus must be a bus name or ARN, or null for the default bus")
+        if self.event_bus is not None:
+            check_event_bus(self.event_bus)
 
 
 class QueueRedrive(Pattern):
@@ -270,6 +273,9 @@ class QueueRedrive(Pattern):
                 for t in self.targets
             }
         ).apply(lambda targets: json.dumps(targets, sort_keys=True))
+        executions = self.machine.arn.apply(
+            lambda arn: arn.replace(":stateMachine:", ":execution:") + ":*"
+        )
         self.start_redrive = LambdaFunction(
             scope,
             "start-redrive",
@@ -285,7 +291,13 @@ class QueueRedrive(Pattern):
                 description="Starts a redrive of one registered DLQ, once per queue and minute",
             ),
             package=package,
-            statements=[iam.Statement(["states:StartExecution"], [self.machine.arn])],
+            statements=[
+                iam.Statement(["states:StartExecution"], [self.machine.arn]),
+                # A repeated request within the minute reads the rate that execution has.
+                iam.Statement(["states:DescribeExecution"], [executions]),
+                # A request while a move runs is answered 409 with the running move's rate.
+                iam.Statement(["sqs:ListMessageMoveTasks"], [t.dlq.arn for t in self.targets]),
+            ],
             service=self.slug,
         )
         self.api = regional_rest_api(scope, "Starts DLQ redrives")

@@ -22,6 +22,7 @@ from components.core.alarms import metric_alarm
 from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs
+from components.core.settings import check_event_bus
 from components.core.state_machine import StateMachine
 from components.core.table import TableSpec, create_table
 from components.saga.builder import (
@@ -87,8 +88,8 @@ class SagaArgs(PatternArgs):
             )
         if self.allow_fault_injection and self.settings.production:
             raise ValueError("allow_fault_injection must be false in prod stacks")
-        if self.event_bus is not None and not self.event_bus.strip():
-            raise ValueError("event_bus must be a bus name or ARN, or null for the default bus")
+        if self.event_bus is not None:
+            check_event_bus(self.event_bus)
 
 
 def saga_definition(args: SagaArgs, steps: Sequence[Step], *, source: str) -> dict[str, Any]:
@@ -127,6 +128,7 @@ class Saga(Pattern):
             scope, "bookings", TableSpec(hash_key=("pk", "S"), range_key=("sk", "S"))
         )
         self.idempotency_table: aws.dynamodb.Table | None = None
+        self.ledger_table: aws.dynamodb.Table | None = None
         self.charge: LambdaFunction | None = None
         self.refund: LambdaFunction | None = None
         if args.steps is None:
@@ -186,10 +188,18 @@ class Saga(Pattern):
             "idempotency",
             TableSpec(hash_key=("id", "S"), ephemeral=True, ttl_attribute="expiration"),
         )
+        # The demo payment provider's ledger (`functions/saga/payments.py`): one item per trip,
+        # shared by `charge` and `refund`, kept (PITR) like any record of money.
+        self.ledger_table = create_table(scope, "ledger", TableSpec(hash_key=("pk", "S")))
         records = iam.Statement(
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
             [self.idempotency_table.arn],
         )
+        # Conditional writes only: a failed condition returns the item it found.
+        ledger_actions = {
+            "charge": ["dynamodb:PutItem"],
+            "refund": ["dynamodb:PutItem", "dynamodb:UpdateItem"],
+        }
         functions = []
         for suffix, description in (
             ("charge", "Charges a trip's payment once per trip id"),
@@ -202,11 +212,17 @@ class Saga(Pattern):
                     FunctionSpec(
                         handler=f"{suffix}.handler",
                         timeout_s=10,
-                        environment={"IDEMPOTENCY_TABLE": self.idempotency_table.name},
+                        environment={
+                            "IDEMPOTENCY_TABLE": self.idempotency_table.name,
+                            "LEDGER_TABLE": self.ledger_table.name,
+                        },
                         description=description,
                     ),
                     package=package,
-                    statements=[records],
+                    statements=[
+                        records,
+                        iam.Statement(ledger_actions[suffix], [self.ledger_table.arn]),
+                    ],
                     service=self.slug,
                 )
             )

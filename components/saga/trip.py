@@ -6,7 +6,9 @@ never overwrite (`attribute_not_exists(sk)`) and stamp the execution id; confirm
 cancellations touch only an item this execution wrote (`executionId = :me`), so a
 compensation never undoes someone else's booking and a failed condition means there was
 nothing of ours to undo. Payment goes through the `charge` and `refund` functions (the
-external payment call) and is recorded as its own item.
+external payment call, whose demo ledger is the component's `ledger` table) and is recorded
+as its own item; a refund refused as `PaymentConflictError` (the trip was paid with other
+details, by someone else) counts as done, like a failed "is it mine?" condition.
 
 Execution input: `{"tripId", "hotelId", "flightId", "amount" (decimal string), "currency"}`.
 """
@@ -21,6 +23,8 @@ from components.core import asl
 from components.saga.builder import Action, Step
 
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
+# `refund` finds the trip paid with another amount or currency: not this execution's payment.
+PAYMENT_CONFLICT = "PaymentConflictError"
 _ME = {":me": {"S.$": "$$.Execution.Id"}}
 
 
@@ -77,7 +81,12 @@ def _cancel(name: str, table: pulumi.Input[str], kind: str, id_path: str) -> Act
     )
 
 
-def _invoke(name: str, function: pulumi.Input[str], result_path: str | None) -> Action:
+def _invoke(
+    name: str,
+    function: pulumi.Input[str],
+    result_path: str | None,
+    done_on: tuple[str, ...] = (),
+) -> Action:
     return Action(
         name=name,
         resource=asl.integration("lambda", "invoke"),
@@ -89,6 +98,7 @@ def _invoke(name: str, function: pulumi.Input[str], result_path: str | None) -> 
         result_selector={"receipt.$": "$.Payload"} if result_path else None,
         result_path=result_path,
         timeout_s=15,  # above the functions' 10 s, so Lambda's own timeout shows first
+        done_on=done_on,
     )
 
 
@@ -132,7 +142,7 @@ def trip_steps(
                 ),
             ],
             compensation=[
-                _invoke("RefundPayment", refund, None),
+                _invoke("RefundPayment", refund, None, done_on=(PAYMENT_CONFLICT,)),
                 _cancel("DeletePayment", table, "PAYMENT", "$.tripId"),
             ],
         ),

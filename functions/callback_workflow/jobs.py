@@ -79,7 +79,7 @@ class CallbackMessage:
 
 
 def _text(document: dict[str, Any], key: str) -> str:
-    value = document[key]
+    value = document.get(key)
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} must be a non-empty string")
     return value

@@ -11,14 +11,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import batches
 import boto3
 import jobs
 from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.batch import (
-    BatchProcessor,
-    EventType,
-    process_partial_response,
-)
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -33,7 +30,7 @@ tracer = Tracer()
 adapter = jobs.load_adapter(os.environ["JOB_ADAPTER"])
 sqs = boto3.client("sqs")
 sfn = boto3.client("stepfunctions")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+processor = batches.LoggedSqsBatchProcessor(logger)
 
 
 def report(message: jobs.CallbackMessage, status: jobs.JobStatus) -> None:

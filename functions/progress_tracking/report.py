@@ -2,7 +2,8 @@
 
 A client that has gone is normal (it may reconnect and ask again): the report returns
 normally with a `ClientGone` metric, so neither Step Functions nor EventBridge retries it.
-Any other failure raises, for the caller's retry policy.
+Any other failure (a malformed report included) is logged once and raised, for the caller's
+retry policy and, in eventbridge mode, the rule's DLQ.
 """
 
 from __future__ import annotations
@@ -23,17 +24,36 @@ metrics = Metrics()
 sender = ws_sender.sender_from_environment()
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = parse(event=event, model=workflow.ProgressReport)
-    delivered = sender.send(report.connectionId, report.message_for_client())
+def report(event: dict[str, Any]) -> dict[str, Any]:
+    progress = parse(event=event, model=workflow.ProgressReport)
+    delivered = sender.send(progress.connectionId, progress.message_for_client())
     if not delivered:
         metrics.add_metric(name="ClientGone", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="ProgressReported", unit=MetricUnit.Count, value=1)
     logger.info(
         "Progress reported",
-        extra={"executionArn": report.executionArn, "step": report.step, "delivered": delivered},
+        extra={
+            "executionArn": progress.executionArn,
+            "step": progress.step,
+            "delivered": delivered,
+        },
     )
     return {"delivered": delivered}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return report(event)
+    except Exception:
+        ids = event if isinstance(event, dict) else {}
+        logger.exception(
+            "Report failed",
+            extra={
+                "executionArn": workflow.bounded(ids.get("executionArn")),
+                "connectionId": workflow.bounded(ids.get("connectionId")),
+            },
+        )
+        raise

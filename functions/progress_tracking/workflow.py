@@ -5,16 +5,38 @@ Client -> `start` (the WebSocket message, validated with Powertools parser):
 `start` -> client:
   {"type": "started", "requestId", "executionArn"}     also for a resend of the same request
   {"type": "error", "error"}                             invalid message
+  {"type": "error", "requestId", "error"}                the request id names another request
 Report states (lambda and eventbridge modes) -> `report` -> client:
   {"type": "progress", "executionArn", "step", "progress", "message"[, "error"]}
+
+Text a client sent is repeated (to it, and in logs) at most `ECHO_LIMIT` characters long.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Mapping
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ECHO_LIMIT = 100
+
+
+class InvalidMessageError(ValueError):
+    """The client's message cannot start a workflow; the text says why and is safe to send."""
+
+
+class RequestConflictError(Exception):
+    """The request id already started a workflow for another request."""
+
+
+def bounded(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` as text of at most `limit` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class StartRequest(BaseModel):
@@ -54,7 +76,37 @@ class ProgressReport(BaseModel):
 def validation_message(error: ValidationError) -> str:
     first = error.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "message"
-    return f"{where}: {first['msg']}"
+    return f"{bounded(where)}: {bounded(first['msg'])}"
+
+
+def connection_of(event: object) -> str | None:
+    """The event's `requestContext.connectionId`, or None however malformed the event is."""
+    context = event.get("requestContext") if isinstance(event, Mapping) else None
+    found = context.get("connectionId") if isinstance(context, Mapping) else None
+    return found if isinstance(found, str) and found else None
+
+
+def start_request(body: object, is_base64_encoded: bool = False) -> StartRequest:
+    """The start message in a WebSocket event's body; InvalidMessageError says what is wrong."""
+    if body is not None and not isinstance(body, str):
+        raise InvalidMessageError("message: must be a JSON object")
+    text = body or "{}"
+    if is_base64_encoded:
+        try:
+            text = base64.b64decode(text, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise InvalidMessageError("message: must be a JSON object") from None
+    try:
+        return parse(event=text, model=StartRequest)
+    except ValidationError as error:
+        raise InvalidMessageError(validation_message(error)) from error
+
+
+def conflict_message(request_id: str) -> str:
+    return (
+        f"requestId {bounded(request_id)} already started a workflow for another request; "
+        "use a new requestId"
+    )
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

@@ -1,9 +1,11 @@
 """REST `POST /redrives/{queue}`: start a redrive of one registered DLQ; 202.
 
-Unknown queues are a 404 and rates outside 1-500 a 400. A second request for the same
-queue within the minute gets the same execution back: the name is deterministic, and
-`ExecutionAlreadyExists` maps to it. The state machine itself refuses to start a second
-move while one is running for the queue.
+Unknown queues are a 404 and rates outside 1-500 a 400. While a move task of the DLQ is
+active the answer is 409 with that task's rate and handle: SQS allows one move per DLQ and
+the running one keeps its rate. A second request for the same queue within the minute gets
+the same execution back (the name is deterministic, and `ExecutionAlreadyExists` maps to
+it), or 409 when it asks for another rate. The state machine checks again before it moves,
+for a request that raced this check. Anything else that fails is a logged 500.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ logger = Logger()
 tracer = Tracer()
 
 sfn = boto3.client("stepfunctions")
+sqs = boto3.client("sqs")
 
 
 def now() -> datetime:
@@ -43,30 +46,56 @@ def _response(status: int, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def redrive(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     queue = (event.get("pathParameters") or {}).get("queue")
     try:
-        redrive = redrives.parse(
+        request = redrives.parse(
             TARGETS,
             queue,
             event.get("body"),
+            bool(event.get("isBase64Encoded")),
             default_rate=DEFAULT_RATE,
             poll_seconds=POLL_SECONDS,
         )
     except redrives.RedriveRequestError as error:
-        logger.info("Redrive refused", extra={"queue": queue, "reason": str(error)})
-        return _response(error.status, {"message": str(error)})
-    name = redrive.execution_name(now())
+        logger.info(
+            "Redrive refused", extra={"queue": redrives.bounded(queue), "reason": str(error)}
+        )
+        return error.status, {"message": str(error)}
+    logger.append_keys(queue=request.queue)
+    listed = sqs.list_message_move_tasks(SourceArn=request.input["dlqArn"], MaxResults=1)
+    running = redrives.active_task(listed["Results"])
+    if running is not None:
+        conflict = redrives.running_conflict(request.queue, running)
+        logger.info("Redrive refused: a move is active", extra={"task": conflict})
+        return 409, conflict
+    name = request.execution_name(now())
     try:
         arn = sfn.start_execution(
-            stateMachineArn=STATE_MACHINE_ARN, name=name, input=json.dumps(redrive.input)
+            stateMachineArn=STATE_MACHINE_ARN, name=name, input=json.dumps(request.input)
         )["executionArn"]
     except ClientError as error:
         if error.response["Error"]["Code"] != "ExecutionAlreadyExists":
             raise
         # This minute's redrive of the queue exists (finished, or asked with another rate).
         arn = redrives.execution_arn(STATE_MACHINE_ARN, name)
-    logger.info("Redrive requested", extra={"queue": redrive.queue, "executionArn": arn})
-    return _response(202, {"queue": redrive.queue, "rate": redrive.rate, "executionArn": arn})
+        started = json.loads(sfn.describe_execution(executionArn=arn)["input"])
+        if started["rate"] != request.rate:
+            logger.info("Redrive refused: another rate this minute", extra={"executionArn": arn})
+            return 409, redrives.other_rate_conflict(request.queue, started["rate"], arn)
+    logger.info("Redrive requested", extra={"executionArn": arn})
+    return 202, {"queue": request.queue, "rate": request.rate, "executionArn": arn}
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        status, body = redrive(event)
+    except Exception:
+        # Answered, not raised: API Gateway would turn an unhandled error into a bare 502.
+        logger.exception("Redrive failed")
+        return _response(500, {"message": "the redrive could not be started; try again"})
+    return _response(status, body)

@@ -53,9 +53,7 @@ def start_once(trip_id: str, payload: str) -> tuple[int, dict[str, Any]]:
     return 200, {"tripId": trip_id, "executionArn": arn, "status": existing["status"]}
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def book(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     try:
         request = trips.parse_request(
             event.get("body"),
@@ -64,7 +62,22 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     except trips.InvalidTripError as error:
         logger.info("Rejected trip", extra={"reason": str(error)})
-        return _response(400, {"message": str(error)})
+        return 400, {"message": str(error)}
+    logger.append_keys(tripId=request.trip_id)
     status, body = start_once(request.trip_id, trips.execution_input(request))
-    logger.info("Trip booking requested", extra={"tripId": request.trip_id, "status": status})
+    logger.info("Trip booking requested", extra={"status": status})
+    return status, body
+
+
+@logger.inject_lambda_context(
+    correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True
+)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        status, body = book(event)
+    except Exception:
+        # Answered, not raised: API Gateway would turn an unhandled error into a bare 502.
+        logger.exception("Trip booking failed")
+        return _response(500, {"message": "the booking could not be started; try again"})
     return _response(status, body)

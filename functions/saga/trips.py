@@ -14,9 +14,11 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from aws_lambda_powertools.utilities.parser import BaseModel, ValidationError, parse
+from echo import bounded
 from pydantic import ConfigDict, Field, field_validator
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+MAX_PROBLEMS = 5  # validation problems a 400 lists
 
 
 class InvalidTripError(ValueError):
@@ -45,7 +47,7 @@ def parse_request(
     body: str | None, is_base64_encoded: bool = False, *, allow_fault_injection: bool = False
 ) -> TripRequest:
     """The trip in an API Gateway request body; raises InvalidTripError with a clear message."""
-    if not body:
+    if not body or not isinstance(body, str):
         raise InvalidTripError("request body is required")
     try:
         text = base64.b64decode(body, validate=True).decode() if is_base64_encoded else body
@@ -57,9 +59,13 @@ def parse_request(
     try:
         request = parse(event=document, model=TripRequest)
     except ValidationError as error:
+        errors = error.errors()
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
+            f"{bounded('.'.join(str(p) for p in e['loc']) or 'body')}: {bounded(e['msg'])}"
+            for e in errors[:MAX_PROBLEMS]
         )
+        if len(errors) > MAX_PROBLEMS:
+            problems += f"; and {len(errors) - MAX_PROBLEMS} more"
         raise InvalidTripError(problems) from error
     if request.run_type is not None and not allow_fault_injection:
         raise InvalidTripError("run_type: fault injection is disabled in this stack")

@@ -3,6 +3,9 @@
 Reads the REST proxy event directly rather than routing it: API Gateway has already matched
 `POST /webhook/{source}`, and the event's `path` carries stage or base-path prefixes a router
 would have to be told about.
+
+Every request gets a status code: an unhandled exception would reach the provider as
+API Gateway's bare 502, with no trace of which delivery it was.
 """
 
 from __future__ import annotations
@@ -35,14 +38,12 @@ def _response(status: int, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _rejected(message: str) -> dict[str, Any]:
-    logger.info("Rejected delivery", extra={"reason": message})
-    return _response(400, {"message": message})
+def _rejected(message: str, status: int = 400) -> dict[str, Any]:
+    logger.info("Rejected delivery", extra={"status": status, "reason": message})
+    return _response(status, {"message": message})
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def _accept(event: dict[str, Any]) -> dict[str, Any]:
     source = (event.get("pathParameters") or {}).get("source")
     if not webhook.is_valid_source(source):
         return _rejected("source must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'")
@@ -54,12 +55,30 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if error is not None:
         return _rejected(error)
 
-    headers = event.get("headers")
+    headers, multi_value_headers = event.get("headers"), event.get("multiValueHeaders")
     attributes = webhook.message_attributes(
         source=str(source),
-        signature=webhook.header_value(headers, SIGNATURE_HEADER),
-        delivery_id=webhook.header_value(headers, DELIVERY_ID_HEADER),
+        signature=webhook.header_value(headers, SIGNATURE_HEADER, multi_value_headers),
+        delivery_id=webhook.header_value(headers, DELIVERY_ID_HEADER, multi_value_headers),
     )
+    size = webhook.message_size(body, attributes)
+    if size > webhook.MAX_MESSAGE_BYTES:
+        return _rejected(
+            f"Delivery is {size} bytes with its source, signature and delivery id; "
+            f"at most {webhook.MAX_MESSAGE_BYTES} bytes are accepted",
+            status=413,
+        )
     sent = sqs.send_message(QueueUrl=QUEUE_URL, MessageBody=body, MessageAttributes=attributes)
     logger.info("Delivery queued", extra={"source": source, "messageId": sent["MessageId"]})
     return _response(202, {"accepted": True, "messageId": sent["MessageId"]})
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        return _accept(event)
+    except Exception:
+        # The log's correlation_id is the request id the provider's delivery log shows.
+        logger.exception("Delivery not queued")
+        return _response(500, {"message": "Delivery not queued; retry it later"})

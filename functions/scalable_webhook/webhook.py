@@ -9,6 +9,9 @@ publisher both produce):
   `source`            String, the `{source}` path parameter; always present
   `signature`         String, the provider's signature header value; only when sent
   `deliveryId`        String, the provider's delivery id header value; only when sent
+
+A delivery is stored once per source: its key is the source and the provider's delivery id,
+or the source and the SHA-256 of the body, so two providers never suppress each other.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 SOURCE_ATTRIBUTE = "source"
 SIGNATURE_ATTRIBUTE = "signature"
@@ -34,6 +38,10 @@ SIGNATURE_ALGORITHMS: dict[str, Callable[..., Any]] = {
 }
 
 _SOURCE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+# SQS's classic message limit (body plus attributes). A queue may allow up to 1 MiB, but a
+# delivery this size still fits, with its metadata, in one DynamoDB item (400 KB) once queued.
+MAX_MESSAGE_BYTES = 256 * 1024
 
 
 class InvalidDeliveryError(ValueError):
@@ -53,14 +61,18 @@ class Delivery:
 
     @property
     def id(self) -> str:
-        return delivery_key(self.body, self.delivery_id)
+        return delivery_key(self.source, self.body, self.delivery_id)
 
 
-def delivery_key(body: str, delivery_id: str | None) -> str:
-    """The provider's delivery id, or a content hash so identical redeliveries still collide."""
-    if delivery_id:
-        return delivery_id
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+def delivery_key(source: str, body: str, delivery_id: str | None) -> str:
+    """`<source>#<delivery id>`, or `<source>#<SHA-256 of the body>` so identical redeliveries
+    still collide. Delivery ids are unique per provider only, hence the source.
+
+    The direct integration queues any path segment as the source: quoting it keeps `#` out
+    of it, so no (source, id) pair can spell another's key.
+    """
+    unique = delivery_id or hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return f"{quote(source, safe='')}#{unique}"
 
 
 def signature_algorithm(name: str) -> str:
@@ -143,22 +155,39 @@ def is_valid_source(source: str | None) -> bool:
     return source is not None and _SOURCE.fullmatch(source) is not None
 
 
-def header_value(headers: Mapping[str, str | None] | None, name: str | None) -> str | None:
-    """Case-insensitive lookup: HTTP/2 clients and proxies lower-case header names."""
-    if not headers or not name:
+def header_value(
+    headers: Mapping[str, Any] | None,
+    name: str | None,
+    multi_value_headers: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Case-insensitive lookup: HTTP/2 clients and proxies lower-case header names.
+
+    An event without `headers` is read from `multiValueHeaders`, taking a repeated header's
+    last value as `headers` would hold it.
+    """
+    if not name:
         return None
     wanted = name.lower()
-    for key, value in headers.items():
-        if key.lower() == wanted:
-            stripped = (value or "").strip()
-            return stripped or None
+    if isinstance(headers, Mapping):
+        values = {key.lower(): value for key, value in headers.items()}
+        return _stripped(values.get(wanted))
+    for key, repeated in (multi_value_headers or {}).items():
+        if key.lower() == wanted and isinstance(repeated, list) and repeated:
+            return _stripped(repeated[-1])
     return None
 
 
-def decode_body(body: str | None, is_base64_encoded: bool) -> str:
+def _stripped(value: Any) -> str | None:
+    stripped = value.strip() if isinstance(value, str) else ""
+    return stripped or None
+
+
+def decode_body(body: Any, is_base64_encoded: bool) -> str:
     """The request body as text; raises ValueError if it is not valid base64 or UTF-8."""
     if not body:
         return ""
+    if not isinstance(body, str):
+        raise ValueError("body is not text")
     if not is_base64_encoded:
         return body
     try:
@@ -176,6 +205,15 @@ def body_error(body: str) -> str | None:
     except ValueError:
         return "Request body must be valid JSON"
     return None
+
+
+def message_size(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
+    """Bytes SQS counts against its limit: the body plus each attribute's name, type and value."""
+    size = len(body.encode("utf-8"))
+    for name, attribute in attributes.items():
+        size += len(name.encode("utf-8")) + len(attribute["DataType"].encode("utf-8"))
+        size += len(attribute["StringValue"].encode("utf-8"))
+    return size
 
 
 def message_attributes(

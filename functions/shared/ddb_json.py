@@ -47,6 +47,12 @@ def _check_numbers(value: Any, path: str) -> None:
             raise InvalidAttributeError(path, f"invalid number {inner[:40]!r}") from None
         if not number.is_finite():
             raise InvalidAttributeError(path, f"invalid number {inner[:40]!r}")
+        try:
+            _deserializer.deserialize({"N": inner})
+        except decimal.DecimalException:
+            raise InvalidAttributeError(
+                path, f"number {inner[:40]!r} does not fit DynamoDB's 38 digits"
+            ) from None
     if kind == "NS" and isinstance(inner, list):
         for number in inner:
             _check_numbers({"N": number}, path)
@@ -82,12 +88,16 @@ def image(item: Mapping[str, Any] | None) -> dict[str, Any]:
     return {name: attribute(name, value) for name, value in item.items()}
 
 
-# A number that is not an integer travels through `json.dumps` as a marked string, and the
-# marks and quotes are removed afterwards: the json module can only write floats.
-_MARK = "\u0000ddb-number:"
+class _Exact(float):
+    """A DynamoDB number that is not a small integer: a float for the json module, written
+    out as its exact decimal text (see `_floatstr`)."""
 
+    text: str
 
-_ESCAPED_MARK = json.dumps(_MARK)[1:-1]
+    def __new__(cls, value: Decimal) -> _Exact:
+        exact = super().__new__(cls, float(value))
+        exact.text = format(value, "f" if abs(value.adjusted()) < 40 else "e")
+        return exact
 
 
 def _plain(value: Any) -> Any:
@@ -96,7 +106,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         if value == value.to_integral_value() and value.adjusted() < 38:
             return int(value)
-        return _MARK + format(value, "f" if abs(value.adjusted()) < 40 else "e")
+        return _Exact(value)
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -109,29 +119,48 @@ def _plain(value: Any) -> Any:
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
-    if isinstance(value, str) and value.startswith(_MARK):
-        return (0, Decimal(value.removeprefix(_MARK)))
+    if isinstance(value, _Exact):
+        return (0, Decimal(value.text))
     if isinstance(value, int | float):
         return (0, Decimal(value))
     return (1, str(value))
 
 
 def plain(value: Any) -> Any:
-    """Decoded values -> JSON-ready values (numbers that are not integers stay marked)."""
+    """Decoded values -> JSON-ready values (sets as sorted lists, bytes as base64)."""
     return _plain(value)
 
 
+def _floatstr(value: float, allow_nan: bool = False) -> str:
+    if isinstance(value, _Exact):
+        return value.text
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"JSON has no {value!r}")
+    return float.__repr__(value)
+
+
 def dumps(value: Any, **kwargs: Any) -> str:
-    """JSON text with DynamoDB numbers written exactly (no float rounding)."""
-    text = json.dumps(_plain(value), **kwargs)
-    parts = text.split('"' + _ESCAPED_MARK)
-    if len(parts) == 1:
-        return text
-    out = [parts[0]]
-    for part in parts[1:]:
-        number, _, rest = part.partition('"')
-        out.append(number + rest)
-    return "".join(out)
+    """JSON text with DynamoDB numbers written exactly (no float rounding). Takes
+    `json.dumps`'s formatting arguments (indent, separators, sort_keys...)."""
+    encoder = json.JSONEncoder(**kwargs)
+    encode_string = (
+        json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+        if encoder.ensure_ascii
+        else json.encoder.encode_basestring  # type: ignore[attr-defined]
+    )
+    chunks = json.encoder._make_iterencode(  # type: ignore[attr-defined]
+        {} if encoder.check_circular else None,
+        encoder.default,
+        encode_string,
+        encoder.indent,
+        _floatstr,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        False,
+    )
+    return "".join(chunks(_plain(value), 0))
 
 
 def loads(text: str | bytes) -> Any:

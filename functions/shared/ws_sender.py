@@ -13,15 +13,14 @@ resources, which are not) is used only from the calling thread.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 import boto3
+import ddb_json
 import ws_registry
 from aws_lambda_powertools import Logger
 from botocore.config import Config
@@ -34,18 +33,11 @@ Outcome = Literal["sent", "gone", "failed"]
 logger = Logger(child=True)
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):  # numbers read from DynamoDB
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def encode(payload: Any) -> bytes:
+    """JSON, with numbers read from DynamoDB written exactly (ddb_json), sets as lists."""
     if isinstance(payload, bytes):
         return payload
-    return json.dumps(payload, default=_json_default, separators=(",", ":")).encode()
+    return ddb_json.dumps(payload, separators=(",", ":")).encode()
 
 
 def is_gone(error: ClientError) -> bool:

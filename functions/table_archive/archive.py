@@ -5,11 +5,16 @@ the hour is the record's `ApproximateCreationDateTime` in UTC (when the change h
 when it was processed), and the name comes from the group's first and last sequence numbers,
 so replaying a batch writes the same keys with the same bytes and overwrites instead of
 duplicating.
+
+A record that cannot be archived (a bad number, bad base64, a missing field) ends the plan:
+the records before it are archived and it is reported as the batch item failure, so Lambda
+resumes the shard at it and the records after it are archived on that retry.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import gzip
 import json
@@ -18,10 +23,27 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
+import ddb_json
 
 TTL_PRINCIPAL = "dynamodb.amazonaws.com"
-_deserializer = TypeDeserializer()
+
+
+class UnidentifiableRecordError(ValueError):
+    """A record without a sequence number: no batch item failure can name it, so the whole
+    batch fails and the mapping bisects it until the record is alone (then dead-letters it)."""
+
+    def __init__(self, event_id: str | None) -> None:
+        super().__init__(f"stream record {event_id} has no sequence number")
+        self.event_id = event_id
+
+
+@dataclass(frozen=True)
+class Poison:
+    """The first record of a batch that cannot be archived, and why."""
+
+    event_id: str | None
+    sequence_number: str
+    error: Exception
 
 
 @dataclass(frozen=True)
@@ -40,36 +62,47 @@ class ArchiveObject:
 # DynamoDB JSON -> plain JSON ---------------------------------------------------------------
 
 
-def _with_bytes(value: Mapping[str, Any]) -> dict[str, Any]:
-    """Stream records carry binary as base64 text; TypeDeserializer wants bytes."""
+def _with_bytes(value: Any) -> Any:
+    """Stream records carry binary as base64 text; decoded to bytes first, sets of binary
+    sort by their bytes (as the archive always has), not by their base64 text."""
+    if not isinstance(value, Mapping) or len(value) != 1:
+        return value  # not DynamoDB JSON: ddb_json names the attribute
     (kind, inner), *_ = value.items()
-    if kind == "B":
+    if kind == "B" and isinstance(inner, str):
         return {"B": base64.b64decode(inner, validate=True)}
-    if kind == "BS":
+    if kind == "BS" and isinstance(inner, list):
         return {"BS": [base64.b64decode(v, validate=True) for v in inner]}
-    if kind == "M":
+    if kind == "M" and isinstance(inner, Mapping):
         return {"M": {k: _with_bytes(v) for k, v in inner.items()}}
-    if kind == "L":
+    if kind == "L" and isinstance(inner, list):
         return {"L": [_with_bytes(v) for v in inner]}
-    return {kind: inner}
+    return value
+
+
+def _attribute(name: str, value: Any) -> Any:
+    try:
+        decoded = _with_bytes(value)
+    except (binascii.Error, TypeError, ValueError):
+        raise ddb_json.InvalidAttributeError(name, "binary that is not base64") from None
+    return ddb_json.attribute(name, decoded)
 
 
 def _plain(value: Any) -> Any:
-    """Deserialized value -> JSON-ready: binary -> base64, sets -> sorted lists."""
+    """Decoded value -> JSON-ready: binary -> base64, sets -> sorted lists."""
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, set | frozenset):
         # Sorted, so the same item always gives the same bytes.
-        return [_plain(v) for v in sorted(value, key=lambda v: getattr(v, "value", v))]
-    if hasattr(value, "value") and isinstance(value.value, bytes):  # boto3 Binary
-        return base64.b64encode(value.value).decode()
+        return [_plain(v) for v in sorted(value)]
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
     return value
 
 
 def _dumps(value: Any) -> str:
-    """JSON text with Decimals written as exact numbers (json.dumps would need floats)."""
+    """JSON text with Decimals written exactly as DynamoDB holds them ("12.50" stays so)."""
     if value is None or isinstance(value, bool | str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, Decimal):
@@ -87,12 +120,13 @@ def _dumps(value: Any) -> str:
 
 
 def image_json(image: Mapping[str, Any] | None) -> str | None:
-    """A DynamoDB JSON image as a plain JSON object text (None when the record has none)."""
+    """A DynamoDB JSON image as a plain JSON object text (None when the record has none).
+    Decoded by `ddb_json`, so a bad value raises `InvalidAttributeError` naming it."""
     if image is None:
         return None
-    return _dumps(
-        {name: _plain(_deserializer.deserialize(_with_bytes(v))) for name, v in image.items()}
-    )
+    if not isinstance(image, Mapping):
+        raise ddb_json.InvalidAttributeError("<image>", f"not a map: {type(image).__name__}")
+    return _dumps({name: _plain(_attribute(name, value)) for name, value in image.items()})
 
 
 def loads(text: str) -> Any:
@@ -144,24 +178,49 @@ def ndjson_gzip(lines: Sequence[Mapping[str, Any]]) -> bytes:
     return gzip.compress(text.encode(), compresslevel=6, mtime=0)
 
 
-def plan(records: Sequence[Mapping[str, Any]], *, prefix: str, table: str) -> list[ArchiveObject]:
-    """Group a batch by partition hour, keeping batch (sequence) order within each group."""
-    groups: dict[dt.datetime, list[Mapping[str, Any]]] = {}
+def sequence_number(record: Any) -> str:
+    number = (
+        record.get("dynamodb", {}).get("SequenceNumber") if isinstance(record, Mapping) else None
+    )
+    if not isinstance(number, str) or not number.isdigit():
+        raise UnidentifiableRecordError(
+            record.get("eventID") if isinstance(record, Mapping) else None
+        )
+    return number
+
+
+def plan(
+    records: Sequence[Mapping[str, Any]], *, prefix: str, table: str
+) -> tuple[list[ArchiveObject], Poison | None]:
+    """Group a batch by partition hour, keeping batch (sequence) order within each group, up
+    to the first record that cannot be archived (returned as the poison)."""
+    groups: dict[dt.datetime, list[tuple[str, dict[str, Any]]]] = {}
+    poison = None
     for record in records:
-        hour = created_at(record).replace(minute=0, second=0, microsecond=0)
-        groups.setdefault(hour, []).append(record)
+        number = sequence_number(record)
+        try:
+            hour = created_at(record).replace(minute=0, second=0, microsecond=0)
+            line = to_line(record)
+        except Exception as error:  # pure conversion: whatever fails is the record's fault
+            poison = Poison(record.get("eventID"), number, error)
+            break
+        groups.setdefault(hour, []).append((number, line))
     objects = []
     for hour, group in sorted(groups.items()):
-        numbers = tuple(r["dynamodb"]["SequenceNumber"] for r in group)
+        numbers = tuple(number for number, _ in group)
         key = f"{prefix}/table={table}/{partition(hour)}/{numbers[0]}-{numbers[-1]}.json.gz"
-        objects.append(ArchiveObject(key, ndjson_gzip([to_line(r) for r in group]), numbers))
-    return objects
+        objects.append(ArchiveObject(key, ndjson_gzip([line for _, line in group]), numbers))
+    return objects, poison
 
 
-def failure_response(failed: Sequence[ArchiveObject]) -> dict[str, list[dict[str, str]]]:
+def failure_response(
+    failed: Sequence[ArchiveObject], poison: Poison | None = None
+) -> dict[str, list[dict[str, str]]]:
     """Lambda resumes the shard from the lowest reported sequence number, so that is the one
     to report: every record before it is safely written."""
-    if not failed:
+    numbers = [obj.lowest_sequence_number for obj in failed]
+    if poison is not None:
+        numbers.append(poison.sequence_number)
+    if not numbers:
         return {"batchItemFailures": []}
-    lowest = min((obj.lowest_sequence_number for obj in failed), key=int)
-    return {"batchItemFailures": [{"itemIdentifier": lowest}]}
+    return {"batchItemFailures": [{"itemIdentifier": min(numbers, key=int)}]}

@@ -1,9 +1,12 @@
 """Archives a table's stream records to S3: one gzipped NDJSON object per partition hour.
 
 A failed write is reported as a batch item failure with the lowest sequence number among
-the failed groups, so Lambda resumes the shard there and no record is lost; a malformed
-record raises, and the mapping bisects the batch until it isolates it (then the on-failure
-queue gets it).
+the failed groups, so Lambda resumes the shard there and no record is lost. A record that
+cannot be archived is reported the same way (the records before it are written, the ones
+after it are retried with it); one without a sequence number cannot be reported, so it
+raises and the mapping bisects the batch until it isolates it (then the on-failure queue
+gets it). Each failure writes one ERROR log line naming its record(s) and its error type.
+`ArchivedRecords` counts the records actually written.
 """
 
 from __future__ import annotations
@@ -34,20 +37,42 @@ s3 = boto3.client("s3")
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     records = event.get("Records") or []
-    objects = archive.plan(records, prefix=ARCHIVE_PREFIX, table=SOURCE_TABLE_NAME)
-    failed = []
+    try:
+        objects, poison = archive.plan(records, prefix=ARCHIVE_PREFIX, table=SOURCE_TABLE_NAME)
+    except archive.UnidentifiableRecordError as error:
+        logger.exception(
+            "Record without a sequence number; the whole batch fails",
+            extra={"eventId": error.event_id},
+        )
+        raise
+    if poison is not None:
+        logger.exception(
+            "Record cannot be archived; the shard resumes at it",
+            exc_info=poison.error,
+            extra={"eventId": poison.event_id, "sequenceNumber": poison.sequence_number},
+        )
+        metrics.add_metric(name="UnarchivableRecords", unit=MetricUnit.Count, value=1)
+    failed: list[archive.ArchiveObject] = []
+    written = 0
     for obj in objects:
-        if store.put(s3, BUCKET_NAME, obj):
+        refused = store.put(s3, BUCKET_NAME, obj)
+        if refused is None:
+            written += len(obj.sequence_numbers)
             continue
-        logger.error(
+        logger.exception(
             "Archive write failed; the shard resumes at its lowest sequence number",
-            extra={"key": obj.key, "records": len(obj.sequence_numbers)},
+            exc_info=refused,
+            extra={
+                "key": obj.key,
+                "sequenceNumber": obj.lowest_sequence_number,
+                "records": len(obj.sequence_numbers),
+            },
         )
         failed.append(obj)
-    metrics.add_metric(name="ArchivedRecords", unit=MetricUnit.Count, value=len(records))
+    metrics.add_metric(name="ArchivedRecords", unit=MetricUnit.Count, value=written)
     metrics.add_metric(
         name="ArchiveObjects", unit=MetricUnit.Count, value=len(objects) - len(failed)
     )
     if failed:
         metrics.add_metric(name="FailedArchiveObjects", unit=MetricUnit.Count, value=len(failed))
-    return archive.failure_response(failed)
+    return archive.failure_response(failed, poison)

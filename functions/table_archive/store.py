@@ -8,10 +8,10 @@ from archive import ArchiveObject
 from botocore.exceptions import BotoCoreError, ClientError
 
 
-def put(s3: Any, bucket: str, obj: ArchiveObject) -> bool:
-    """True when the object is stored; False when S3 refused or could not be reached."""
+def put(s3: Any, bucket: str, obj: ArchiveObject) -> Exception | None:
+    """None when the object is stored; the error when S3 refused or could not be reached."""
     try:
         s3.put_object(Bucket=bucket, Key=obj.key, Body=obj.body, ContentType="application/gzip")
-    except (ClientError, BotoCoreError):
-        return False
-    return True
+    except (ClientError, BotoCoreError) as error:
+        return error
+    return None

@@ -1,57 +1,55 @@
-"""Data access for enrichment: related items by key, read with BatchGetItem."""
+"""Data access for enrichment: related items by key, read with BatchGetItem.
+
+Keys come from stream images, where binary is base64 text; the SDK wants bytes, so `B`
+key values are decoded before the request. Items are decoded with `ddb_json` (numbers as
+exact Decimals, binary as base64 text), the same decoder every stream image goes through.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
+import binascii
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
+import ddb_json
 
 MAX_KEYS = 100  # BatchGetItem's limit per request
 MAX_ATTEMPTS = 3
-_deserializer = TypeDeserializer()
 
 
 class LookupIncomplete(Exception):
     """DynamoDB left keys unprocessed (throttling): raise so the pipe retries the batch."""
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, set | frozenset):
-        return sorted(_plain(v) for v in value)
-    if hasattr(value, "value") and isinstance(value.value, bytes):
-        return base64.b64encode(value.value).decode()
-    if hasattr(value, "as_integer_ratio") and not isinstance(value, bool | int | float):
-        # Decimal: integral values as int, others as float (events carry JSON numbers).
-        return int(value) if value == value.to_integral_value() else float(value)
-    return value
-
-
-def plain_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """DynamoDB JSON -> plain JSON values."""
-    return {name: _plain(_deserializer.deserialize(v)) for name, v in item.items()}
-
-
 def identity(key: Mapping[str, Any]) -> str:
-    """A key's stable text, to match lookups with the records that asked for them."""
-    return json.dumps(key, sort_keys=True)
+    """A key's stable text, the same for a stream key (binary as base64 text) and the key
+    DynamoDB returns (binary as bytes), to match lookups with the records that asked."""
+    return ddb_json.dumps(ddb_json.image(key), sort_keys=True)
+
+
+def _request_key(key: Mapping[str, Any]) -> dict[str, Any]:
+    request = {}
+    for name, value in key.items():
+        if isinstance(value, Mapping) and isinstance(value.get("B"), str):
+            try:
+                value = {"B": base64.b64decode(value["B"], validate=True)}
+            except binascii.Error:
+                raise ddb_json.InvalidAttributeError(name, "binary is not base64") from None
+        request[name] = value
+    return request
 
 
 def batch_get(
     client: Any, table: str, keys: Sequence[Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """Items by their key's identity (`_identity`); missing items are simply absent.
+    """Items by their key's `identity`; missing items are simply absent.
 
     Errors (throttling, access) propagate, and keys DynamoDB leaves unprocessed after
     MAX_ATTEMPTS raise `LookupIncomplete`: the pipe retries and then dead-letters the batch.
     """
-    unique = list({identity(k): dict(k) for k in keys}.values())  # BatchGetItem rejects duplicates
+    # BatchGetItem rejects duplicate keys.
+    unique = list({identity(k): _request_key(k) for k in keys}.values())
     found: dict[str, dict[str, Any]] = {}
     key_names = sorted(unique[0]) if unique else []
     for start in range(0, len(unique), MAX_KEYS):
@@ -59,7 +57,7 @@ def batch_get(
         for _ in range(MAX_ATTEMPTS):
             response = client.batch_get_item(RequestItems={table: {"Keys": pending}})
             for item in response.get("Responses", {}).get(table, []):
-                found[identity({k: item[k] for k in key_names})] = plain_item(item)
+                found[identity({k: item[k] for k in key_names})] = ddb_json.image(item)
             pending = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             if not pending:
                 break

@@ -3,8 +3,9 @@
 Supports the filter subset the component allows in discriminators and event names: nested
 maps, lists of exact values, and `prefix`, `exists` and `anything-but` operators, on leaf
 nodes only. With `mode="single_pipe"` the filters let through every type and this decides
-each record's detail-type; a record no type claims raises, so it is retried and then
-dead-lettered instead of dropped.
+each record's detail-type. A record no type claims is one the pipe's filters remove (another
+item type, an event name the type does not take), so it has no event; a record several types
+claim raises `AmbiguousRecordError`, so it is retried and then dead-lettered, never guessed.
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ def matches(pattern: Mapping[str, Any], record: Any) -> bool:
     return True
 
 
-def item_type_of(types: Mapping[str, Mapping[str, Any]], record: Mapping[str, Any]) -> str:
-    """The one type whose filter matches `record`; ValueError for none or several."""
+class AmbiguousRecordError(ValueError):
+    """Several item types' filters match one record: their discriminators overlap."""
+
+
+def item_type_of(types: Mapping[str, Mapping[str, Any]], record: Mapping[str, Any]) -> str | None:
+    """The one type whose filter matches `record`, None when no filter does."""
     found = [name for name, spec in types.items() if matches(spec["filter"], record)]
-    if len(found) != 1:
-        claim = "no item type" if not found else f"several item types ({', '.join(found)})"
-        raise ValueError(f"stream record {record.get('eventID')} matches {claim}")
-    return found[0]
+    if len(found) > 1:
+        raise AmbiguousRecordError(
+            f"stream record {record.get('eventID')} matches several item types ({', '.join(found)})"
+        )
+    return found[0] if found else None

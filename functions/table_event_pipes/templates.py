@@ -4,6 +4,7 @@ A placeholder inside a JSON string takes the value's text (escaped); one outside
 takes the value as JSON, so objects and arrays go unquoted. The same rules as the
 component library's `streams.render_input_template` (a test keeps the two in step); this
 copy lives here because Lambda source imports nothing from the component library.
+A path the record lacks raises `MissingPathError`, naming the record and the path.
 """
 
 from __future__ import annotations
@@ -16,13 +17,23 @@ from typing import Any
 _PLACEHOLDER = re.compile(r"<(\$(?:\.[A-Za-z0-9_\-/]+|\[\d+\])*|aws\.pipes\.[a-z.\-]+)>")
 
 
-def _lookup(record: Any, path: str) -> Any:
-    value = record
+class MissingPathError(LookupError):
+    """The record lacks an attribute the template reads (e.g. an optional attribute that
+    this item was written without): the batch fails, so the pipe retries, then dead-letters."""
+
+    def __init__(self, event_id: str | None, path: str) -> None:
+        super().__init__(f"stream record {event_id}: input template path {path} is not in it")
+        self.event_id = event_id
+        self.path = path
+
+
+def _lookup(record: Mapping[str, Any], path: str) -> Any:
+    value: Any = record
     for key, index in re.findall(r"\.([A-Za-z0-9_\-/]+)|\[(\d+)\]", path[1:]):
         try:
             value = value[key] if key else value[int(index)]
         except (KeyError, IndexError, TypeError):
-            raise KeyError(f"input template path {path} is not in the record") from None
+            raise MissingPathError(record.get("eventID"), path) from None
     return value
 
 

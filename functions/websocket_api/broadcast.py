@@ -31,8 +31,16 @@ processor = BatchProcessor(
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    image = record.raw_event["dynamodb"].get("NewImage") or {}
-    message = toggles.change_message(image)
+    try:
+        _broadcast(record)
+    except Exception:
+        # The batch processor turns the exception into a batchItemFailure and keeps no trace.
+        logger.exception("Toggle change not broadcast", extra={"eventID": record.event_id})
+        raise
+
+
+def _broadcast(record: DynamoDBRecord) -> None:
+    message = toggles.change_message((record.raw_event.get("dynamodb") or {}).get("NewImage"))
     result = sender.broadcast(message)
     metrics.add_metric(name="ToggleMessagesSent", unit=MetricUnit.Count, value=result.sent)
     metrics.add_metric(name="ClientGone", unit=MetricUnit.Count, value=result.gone)

@@ -23,6 +23,7 @@ registry = ws_sender.registry_from_environment()
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@gateway.answers_every_request(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         request = gateway.connect_request(event, USER_ID_SOURCE)
@@ -36,11 +37,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         unit=MetricUnit.Count,
         value=1,
     )
+    # The user id is personal data: ids of our own and shapes only.
     logger.info(
         "Connected",
         extra={
             "connectionId": request.connection_id,
-            "userId": request.user_id,
+            "userIdSource": USER_ID_SOURCE,
             "resumed": session.resumed,
         },
     )

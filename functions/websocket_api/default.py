@@ -17,7 +17,15 @@ tracer = Tracer()
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@gateway.answers_every_request(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = gateway.unknown_action(event.get("body"), KNOWN_ACTIONS)
-    logger.info("Unroutable message", extra={"action": gateway.action_of(event.get("body"))})
-    return response
+    body = gateway.message_body(event)
+    action = gateway.action_of(body)
+    logger.info(
+        "Unroutable message",
+        extra={
+            "connectionId": gateway.connection_id_or_none(event),
+            "action": None if action is None else gateway.echoed(action),
+        },
+    )
+    return gateway.unknown_action(body, KNOWN_ACTIONS)

@@ -17,9 +17,14 @@ registry = ws_sender.registry_from_environment()
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@gateway.answers_every_request(logger)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    connection_id = gateway.connection_id(event)
+    try:
+        connection_id = gateway.connection_id(event)
+    except gateway.BadRequestError as error:
+        logger.warning("Disconnect event without a connection", extra={"reason": str(error)})
+        return gateway.reply(400, {"error": str(error)})
     # API Gateway delivers $disconnect at most once but sometimes late or twice: not an error.
     user_id = registry.disconnect(connection_id)
-    logger.info("Disconnected", extra={"connectionId": connection_id, "userId": user_id})
+    logger.info("Disconnected", extra={"connectionId": connection_id, "known": user_id is not None})
     return {"statusCode": 200}

@@ -3,6 +3,9 @@
 `$connect` cannot post to its own connection (it is not open until `$connect` returns),
 so the snapshot follows the registry's INSERT. If the post finds no connection while the
 registry still holds it, the socket is not open yet: the record fails and is retried.
+
+A toggle item that breaks the message contract is left out of the snapshot (and logged)
+rather than failing it: one bad item would otherwise keep every new client waiting.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import os
 from typing import Any
 
 import boto3
+import ddb_json
 import toggles
 import ws_sender
 from aws_lambda_powertools import Logger, Tracer
@@ -25,10 +29,12 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+TOGGLES_TABLE = os.environ["TOGGLES_TABLE"]
+
 logger = Logger()
 tracer = Tracer()
 
-toggles_table = boto3.resource("dynamodb").Table(os.environ["TOGGLES_TABLE"])
+dynamodb = boto3.client("dynamodb")
 sender = ws_sender.sender_from_environment()
 processor = BatchProcessor(
     event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False
@@ -39,22 +45,52 @@ class ConnectionNotReadyError(RuntimeError):
     """The connection is registered but API Gateway does not accept posts to it yet."""
 
 
+class InvalidRecordError(ValueError):
+    """A stream record that does not describe a new connection."""
+
+
 def all_toggles() -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {}
-    while True:
-        page = toggles_table.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    found: list[dict[str, Any]] = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=TOGGLES_TABLE):
+        for item in page["Items"]:
+            try:
+                found.append(toggles.from_image(item))
+            except ValueError:
+                key = item.get("featureId")
+                feature_id = key.get("S") if isinstance(key, dict) else None
+                logger.exception("Toggle left out of snapshots", extra={"featureId": feature_id})
+    return found
+
+
+def connection_of(record: DynamoDBRecord) -> str:
+    image = ddb_json.image((record.raw_event.get("dynamodb") or {}).get("NewImage"))
+    connection_id = image.get("connectionId")
+    if not isinstance(connection_id, str) or not connection_id:
+        raise InvalidRecordError("the record's NewImage has no connectionId (S)")
+    return connection_id
 
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
-    if record.raw_event.get("eventName") != "INSERT":
+    event_name = record.raw_event.get("eventName")
+    if event_name in ("MODIFY", "REMOVE"):
         return  # the mapping's filter passes only INSERTs; this keeps a replay harmless
-    connection_id = record.raw_event["dynamodb"]["NewImage"]["connectionId"]["S"]
+    connection_id: str | None = None
+    try:
+        if event_name != "INSERT":
+            raise InvalidRecordError(f"eventName {str(event_name)[:20]!r} is not a stream event")
+        connection_id = connection_of(record)
+        _send_snapshot(connection_id)
+    except Exception:
+        # The batch processor turns the exception into a batchItemFailure and keeps no trace.
+        logger.exception(
+            "Snapshot not sent",
+            extra={"eventID": record.event_id, "connectionId": connection_id},
+        )
+        raise
+
+
+def _send_snapshot(connection_id: str) -> None:
     message = toggles.snapshot_message(all_toggles())
     if sender.post(connection_id, ws_sender.encode(message)):
         logger.info("Snapshot sent", extra={"connectionId": connection_id})

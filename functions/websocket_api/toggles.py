@@ -1,8 +1,12 @@
 """Feature toggles (the worked example): table items in, client messages out.
 
-A toggle item is `featureId` (S), `name` (S), `isActive` (BOOL). Messages:
+A toggle item is `featureId` (S), `name` (S), `isActive` (BOOL); other attributes are
+allowed and ignored. Messages:
   {"type": "toggle", "featureId", "name", "isActive"}      one change, to every client
   {"type": "snapshot", "toggles": [<toggle>, ...]}          every toggle, to a new client
+
+Stream images and scanned items are both DynamoDB JSON, decoded by `ddb_json` (binary
+attributes stay base64 text, numbers exact), so any attribute a table may hold decodes.
 """
 
 from __future__ import annotations
@@ -10,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
-
-_deserializer = TypeDeserializer()
+import ddb_json
 
 
 class InvalidToggleError(ValueError):
@@ -20,22 +22,24 @@ class InvalidToggleError(ValueError):
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A toggle from a table item (already deserialized)."""
+    """A toggle from a decoded item."""
     feature_id, active = item.get("featureId"), item.get("isActive")
     if not isinstance(feature_id, str) or not isinstance(active, bool):
         raise InvalidToggleError("a toggle needs featureId (S) and isActive (BOOL)")
     return {"featureId": feature_id, "name": str(item.get("name", feature_id)), "isActive": active}
 
 
-def from_image(image: Mapping[str, Any]) -> dict[str, Any]:
-    """A toggle from a stream image (DynamoDB JSON)."""
-    return from_item({k: _deserializer.deserialize(v) for k, v in image.items()})
+def from_image(image: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A toggle from a stream image or a low-level item (DynamoDB JSON)."""
+    if image is None:
+        raise InvalidToggleError("the record has no NewImage")
+    return from_item(ddb_json.image(image))
 
 
-def change_message(new_image: Mapping[str, Any]) -> dict[str, Any]:
+def change_message(new_image: Mapping[str, Any] | None) -> dict[str, Any]:
     return {"type": "toggle", **from_image(new_image)}
 
 
-def snapshot_message(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    toggles = sorted((from_item(i) for i in items), key=lambda t: t["featureId"])
-    return {"type": "snapshot", "toggles": toggles}
+def snapshot_message(toggles: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """`toggles`: as `from_item` or `from_image` returned them."""
+    return {"type": "snapshot", "toggles": sorted(toggles, key=lambda t: t["featureId"])}

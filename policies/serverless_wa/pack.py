@@ -181,7 +181,8 @@ def _stack_validator(rule: Rule) -> Any:
             node = graph.by_urn(finding.urn or "")
             if node is None:
                 if finding.urn is None:  # a finding about the stack as a whole
-                    report_violation(message(rule, None, "pulumi:pulumi:Stack", "stack", finding))
+                    stack_message = message(rule, None, "pulumi:pulumi:Stack", "stack", finding)
+                    report_violation(stack_message, None)
                 continue
             active = exemptions.applicable(
                 node.props.tags(), config, rule.id, node.urn, node.name, when

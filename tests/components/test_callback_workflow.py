@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import zipfile
+from pathlib import Path
 
 import pytest
 from statelint.linter import Linter
@@ -10,9 +12,10 @@ from statelint.linter import Linter
 from components.callback_workflow import CallbackWorkflow, CallbackWorkflowArgs, JobAdapterSpec
 from components.core import iam
 from serverless_wa.asl import check, walk
-from tests.helpers import scoped_grants
+from tests.helpers import scoped_grants, statements_of_role
 
 SM = "aws:sfn/stateMachine:StateMachine"
+RULE = "aws:cloudwatch/eventRule:EventRule"
 FN = "aws:lambda/function:Function"
 QUEUE = "aws:sqs/queue:Queue"
 ESM = "aws:lambda/eventSourceMapping:EventSourceMapping"
@@ -116,18 +119,39 @@ def test_machine_role_covers_the_map_children_and_the_bucket_prefixes(build):
 
 
 def test_only_the_two_workers_may_answer_the_token(build):
+    # SendTask* accept no resource type: each is granted on "*" in a statement of its own
+    # (a grant on the machine's ARN would never match), and the task token is the credential.
     plan = build(workflow())
-    machine = plan.one(SM).outputs["arn"]
     holders = {}
     for role in plan.of_type("aws:iam/role:Role"):
         suffix = role.name.removeprefix("exports-")
-        actions = {a for a, r in scoped_grants(plan, suffix) if a.startswith("states:SendTask")}
-        if actions:
-            holders[suffix] = actions
-            assert {
-                r for a, r in scoped_grants(plan, suffix) if a.startswith("states:SendTask")
-            } == {machine}
-    assert holders == {"starter-role": {"states:SendTaskFailure"}, "poller-role": CALLBACKS}
+        for statement in statements_of_role(plan, suffix):
+            actions = {a for a in statement["Action"] if a.startswith("states:SendTask")}
+            if actions:
+                assert statement["Resource"] == "*"
+                assert set(statement["Action"]) == actions
+                holders.setdefault(suffix, set()).update(actions)
+    assert holders == {
+        "starter-role": {"states:SendTaskFailure"},
+        "poller-role": {
+            "states:SendTaskFailure",
+            "states:SendTaskHeartbeat",
+            "states:SendTaskSuccess",
+        },
+    }
+
+
+def test_the_release_role_is_pinned_to_its_rule_and_account(build):
+    plan = build(workflow())
+    trust = json.loads(
+        plan.one("aws:iam/role:Role", "exports-release-role").inputs["assumeRolePolicy"]
+    )
+    (statement,) = trust["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnEquals": {"aws:SourceArn": plan.one(RULE, "exports-release").outputs["arn"]},
+    }
 
 
 def test_queues_have_dlqs_and_visibility_for_their_consumers(build):
@@ -305,3 +329,17 @@ def test_invalid_args_name_the_argument(kwargs, message):
 def test_adapter_module_must_be_a_module_name():
     with pytest.raises(ValueError, match=r"job\.module must be a Python module name"):
         JobAdapterSpec(module="../evil")
+
+
+def test_every_function_zip_carries_the_shared_stream_decoder(build):
+    """The handlers import `ddb_json` from their zip's root (functions/shared/ddb_json.py)."""
+    shared = (
+        Path(__file__).resolve().parents[2] / "functions" / "shared" / "ddb_json.py"
+    ).read_bytes()
+    carried = {}
+    for function in build(workflow()).of_type(FN):
+        with zipfile.ZipFile(function.inputs["code"].path) as zipped:
+            carried[function.name] = zipped.read("ddb_json.py") == shared
+    assert carried == {
+        name: True for name in ["exports-poller", "exports-process-file", "exports-starter"]
+    }

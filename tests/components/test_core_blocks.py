@@ -161,6 +161,20 @@ def test_api_gateway_account_role(build):
     role = plan.one("aws:iam/role:Role")
     assert account.property_dependencies["cloudwatchRoleArn"] == [role.urn]
     assert "apigateway.amazonaws.com" in role.inputs["assumeRolePolicy"]
+    # Its own write-only policy, not AmazonAPIGatewayPushToCloudWatchLogs, which also reads
+    # every log group in the account (logs:GetLogEvents, logs:FilterLogEvents on "*").
+    assert plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") == []
+    groups = "arn:aws:logs:eu-west-1:123456789012:log-group:*"
+    statements = {
+        tuple(s["Action"]): s["Resource"]
+        for s in policy(plan.one("aws:iam/rolePolicy:RolePolicy"))["Statement"]
+    }
+    assert statements == {
+        ("logs:CreateLogGroup", "logs:DescribeLogStreams"): groups,
+        ("logs:CreateLogStream", "logs:PutLogEvents"): f"{groups}:log-stream:*",
+        ("logs:DescribeLogGroups",): "*",
+    }
+    assert plan.one("aws:iam/rolePolicy:RolePolicy").urn in account.dependencies
 
 
 def test_alarm_topic_lets_cloudwatch_publish_with_a_customer_key(build):
@@ -194,6 +208,83 @@ def test_statement_rejects_wildcard_or_bare_actions(action):
 def test_statement_rejects_unscoped_resources(resource):
     with pytest.raises(ValueError, match="must be an ARN"):
         iam.Statement(["sqs:SendMessage"], [resource])
+
+
+def test_only_actions_that_accept_nothing_else_are_granted_on_star():
+    iam.Statement(["dynamodb:ListStreams"], ["*"])
+    with pytest.raises(ValueError, match="must be an ARN"):
+        iam.Statement(["dynamodb:ListStreams", "dynamodb:GetRecords"], ["*"])
+
+
+def test_star_only_actions_are_the_ones_aws_lists_without_a_resource_type():
+    from serverless_wa.rules._actions import accepts
+
+    for action in sorted(iam.STAR_ONLY_ACTIONS):
+        accepted = accepts(action)
+        assert accepted is not None and accepted.only_star, action
+
+
+def test_stream_reads_grant_list_streams_on_star_alone():
+    stream = "arn:aws:dynamodb:eu-west-1:123456789012:table/t/stream/x"
+    reads, listing = iam.dynamodb_stream_read(stream)
+    assert (list(reads.actions), list(reads.resources)) == (
+        ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+        [stream],
+    )
+    assert (list(listing.actions), list(listing.resources)) == (["dynamodb:ListStreams"], ["*"])
+
+
+@pytest.mark.parametrize(
+    ("service", "pinned"),
+    [
+        ("events.amazonaws.com", True),
+        ("pipes.amazonaws.com", True),
+        ("scheduler.amazonaws.com", True),
+        ("states.amazonaws.com", True),
+        ("lambda.amazonaws.com", False),
+        ("apigateway.amazonaws.com", False),
+    ],
+)
+def test_service_roles_of_confused_deputy_services_are_pinned_to_the_account(
+    build, service, pinned
+):
+    def program():
+        iam.service_role(scope(), "svc", service, [])
+
+    plan = build(program)
+    (statement,) = json.loads(plan.one("aws:iam/role:Role").inputs["assumeRolePolicy"])["Statement"]
+    expected = {"StringEquals": {"aws:SourceAccount": "123456789012"}} if pinned else None
+    assert statement.get("Condition") == expected
+
+
+def test_a_trust_policy_can_also_pin_the_source_arn(build):
+    rule = "arn:aws:events:eu-west-1:123456789012:rule/r"
+
+    def program():
+        iam.service_role(scope(), "svc", "events.amazonaws.com", [], source_arn=rule)
+
+    plan = build(program)
+    (statement,) = json.loads(plan.one("aws:iam/role:Role").inputs["assumeRolePolicy"])["Statement"]
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnEquals": {"aws:SourceArn": rule},
+    }
+
+
+def test_events_put_pins_the_callers_sources(build):
+    bus = "arn:aws:events:eu-west-1:123456789012:event-bus/default"
+    rendered = {}
+
+    def program():
+        source = pulumi.Output.from_input("orders.saga")
+        document = iam.policy_document([iam.events_put(bus, [source, "orders.saga", "b.x"])])
+        document.apply(lambda text: rendered.setdefault("doc", json.loads(text)))
+
+    build(program)
+    (statement,) = rendered["doc"]["Statement"]
+    assert statement["Condition"] == {"StringEquals": {"events:source": ["b.x", "orders.saga"]}}
+    with pytest.raises(ValueError, match="needs the event sources"):
+        iam.events_put(bus, [])
 
 
 def test_policy_document_renders_resolved_arns(build):

@@ -228,6 +228,39 @@ def test_start_route_is_integrated_with_start_which_may_start_only_this_machine(
     assert plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "workflow-failed")
 
 
+def test_start_keeps_idempotency_records_and_may_read_its_executions(build):
+    plan = build(workflow())
+    table = plan.one("aws:dynamodb/table:Table", "pt-idempotency")
+    assert table.inputs["hashKey"] == "id"
+    assert table.inputs["ttl"] == {"attributeName": "expiration", "enabled": True}
+    assert table.inputs["tags"]["wa:data"] == "ephemeral"
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    start = plan.one(FN, "pt-start")
+    assert start.inputs["environment"]["variables"]["IDEMPOTENCY_TABLE"] == table.inputs["name"]
+    machine = plan.one(MACHINE).outputs["arn"]
+    executions = machine.replace(":stateMachine:", ":execution:") + ":*"
+    grants = {
+        (action, statement["Resource"])
+        for statement in statements_of_role(plan, "pt-start-role")
+        for action in statement["Action"]
+        if statement["Resource"] in (table.outputs["arn"], executions)
+    }
+    assert grants == {
+        ("states:DescribeExecution", executions),
+        *(
+            (f"dynamodb:{action}", table.outputs["arn"])
+            for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
+        ),
+    }
+    # Nobody else touches the records.
+    for role in plan.of_type(ROLE):
+        if role.name != "pt-start-role":
+            assert not any(
+                table.outputs["arn"] in json.dumps(st["Resource"])
+                for st in statements_of_role(plan, role.name)
+            )
+
+
 def test_an_existing_websocket_api_gets_the_route_and_no_second_api(build):
     def program():
         ws = WebSocketApi("shared-ws", WebSocketApiArgs(settings=ALARMS))

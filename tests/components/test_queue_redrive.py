@@ -152,7 +152,14 @@ def test_the_api_is_iam_authorized_and_start_redrive_knows_only_the_allow_list(b
     scoped = {
         (a, r) for a, r in scoped_grants(plan, "start-redrive-role") if not a.startswith("logs:")
     }
-    assert scoped == {("states:StartExecution", plan.one(SM).outputs["arn"])}
+    machine = plan.one(SM).outputs["arn"]
+    assert scoped == {
+        ("states:StartExecution", machine),
+        ("states:DescribeExecution", machine.replace(":stateMachine:", ":execution:") + ":*"),
+        # Only the registered DLQs: a request while one moves is answered with that move.
+        ("sqs:ListMessageMoveTasks", arn(plan, "orders-dlq")),
+        ("sqs:ListMessageMoveTasks", arn(plan, "payments-dlq")),
+    }
     assert plan.one("aws:apigateway/stage:Stage").inputs["xrayTracingEnabled"] is True
 
 

@@ -103,13 +103,62 @@ def test_charge_and_refund_use_an_ephemeral_idempotency_table(build):
         function = plan.one(FN, name).inputs
         assert function["timeout"] == 10
         assert function["environment"]["variables"]["IDEMPOTENCY_TABLE"] == table.inputs["name"]
-        records = {
-            (a, r) for a, r in scoped_grants(plan, f"{name}-role") if a.startswith("dynamodb:")
-        }
+        records = {(a, r) for a, r in scoped_grants(plan, f"{name}-role") if r == arn}
         assert records == {
             (f"dynamodb:{action}", arn)
             for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem")
         }
+
+
+def test_the_payment_ledger_is_a_kept_table_shared_by_charge_and_refund(build):
+    plan = build(saga())
+    table = plan.one(TABLE, "ledger")
+    assert table.inputs["hashKey"] == "pk" and "rangeKey" not in table.inputs
+    assert table.inputs["attributes"] == [{"name": "pk", "type": "S"}]
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["pointInTimeRecovery"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert "wa:data" not in table.inputs["tags"] and "ttl" not in table.inputs
+    ledger = table.outputs["arn"]
+    for name in ("charge", "refund"):
+        env = plan.one(FN, name).inputs["environment"]["variables"]
+        assert env["LEDGER_TABLE"] == table.inputs["name"]
+    # Conditional writes only: a failed condition hands back the item it found.
+    assert {p for p in scoped_grants(plan, "charge-role") if p[1] == ledger} == {
+        ("dynamodb:PutItem", ledger)
+    }
+    assert {p for p in scoped_grants(plan, "refund-role") if p[1] == ledger} == {
+        ("dynamodb:PutItem", ledger),
+        ("dynamodb:UpdateItem", ledger),
+    }
+    for role in ("workflow-role", "start-role"):
+        assert not any(r == ledger for _, r in scoped_grants(plan, role))
+
+
+def test_a_refund_refused_as_a_conflict_counts_as_nothing_to_undo(build):
+    states = json.loads(build(saga()).one(SM).inputs["definition"])["States"]
+    assert states["RefundPayment"]["Catch"] == [
+        {"ErrorEquals": ["PaymentConflictError"], "ResultPath": None, "Next": "DeletePayment"},
+        {
+            "ErrorEquals": ["States.ALL"],
+            "ResultPath": "$.stuck.RefundPayment",
+            "Next": "AnnounceStuck",
+        },
+    ]
+
+
+def test_custom_steps_get_no_ledger(build):
+    def steps(bookings):
+        put = Action(
+            name="Reserve",
+            resource=asl.integration("dynamodb", "putItem"),
+            parameters={"TableName": bookings.name, "Item": {"pk": {"S.$": "$.id"}}},
+            retry_on=asl.DYNAMODB_TRANSIENT_ERRORS,
+        )
+        return [Step(name="Reserve", action=[put])]
+
+    plan = build(saga(steps=steps))
+    assert sorted(t.name for t in plan.of_type(TABLE)) == ["trips-bookings"]
 
 
 def test_api_is_iam_authorized_traced_and_throttled(build):

@@ -183,6 +183,9 @@ def test_role_is_derived_from_the_integrations(build):
             "s3:PutObject",
         ],
     }
+    (put_events,) = [s for s in statements_of_role(plan, "flow-role") if "Condition" in s]
+    assert put_events["Action"] == ["events:PutEvents"]
+    assert put_events["Condition"] == {"StringEquals": {"events:source": ["x"]}}
     role = plan.one("aws:iam/role:Role", "flow-role")
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
@@ -319,6 +322,16 @@ def _one_task(resource: str, parameters: dict) -> dict:
             _one_task(asl.integration("dynamodb", "putItem"), {"TableName": "t"}),
             ("Nope",),
             r"runtime_targets names no state of the definition: \['Nope'\]",
+        ),
+        (
+            _one_task(asl.integration("events", "putEvents"), {"Entries": [{"Source.$": "$.s"}]}),
+            (),
+            "'T': Source comes from the execution input",
+        ),
+        (
+            _one_task(asl.integration("events", "putEvents"), {"Entries": [{"Detail": {}}]}),
+            (),
+            "'T': each PutEvents entry needs a static Source",
         ),
     ],
 )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import zipfile
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -109,11 +111,11 @@ def test_roles_are_scoped(build):
                 "dynamodb:DescribeStream",
                 "dynamodb:GetRecords",
                 "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
             )
         ]
         == (plan.one(TABLE).outputs["streamArn"])
     )
+    assert pipe_statements[("dynamodb:ListStreams",)] == "*"  # it accepts only "*"
     assert not any(a.startswith("dynamodb:Update") for actions in pipe_statements for a in actions)
     machine_statements = statements_of_role(plan, "workflow-role")
     invoked = sorted(
@@ -281,3 +283,15 @@ def test_stack_config_builds_the_args_and_reports_a_guard_mismatch():
     config["stream-workflow"]["writeback"]["guard_type"] = "N"
     with pytest.raises(ConfigError, match=r"stream-workflow\.writeback: writeback\.values"):
         parse({"serverless-patterns:patterns": json.dumps(config)})
+
+
+def test_every_function_zip_carries_the_shared_stream_decoder(build):
+    """The handlers import `ddb_json` from their zip's root (functions/shared/ddb_json.py)."""
+    shared = (
+        Path(__file__).resolve().parents[2] / "functions" / "shared" / "ddb_json.py"
+    ).read_bytes()
+    carried = {}
+    for function in build(workflow()).of_type(FN):
+        with zipfile.ZipFile(function.inputs["code"].path) as zipped:
+            carried[function.name] = zipped.read("ddb_json.py") == shared
+    assert carried == {name: True for name in ["bench-step-collect", "bench-step-price"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -112,16 +113,18 @@ def test_role_is_limited_to_stream_reads_prefix_writes_and_the_key(build):
             "dynamodb:DescribeStream",
             "dynamodb:GetRecords",
             "dynamodb:GetShardIterator",
-            "dynamodb:ListStreams",
         )
     ] == (stream)
+    assert by_action[("dynamodb:ListStreams",)] == "*"  # it accepts only "*"
     assert by_action[("s3:PutObject",)] == f"{bucket}/history/orders/*"
     assert by_action[("kms:GenerateDataKey",)] == KEY
     assert by_action[("sqs:SendMessage",)] == dlq
-    assert len(by_action) == 5  # plus the log group's own streams
+    assert len(by_action) == 6  # plus the log group's own streams
     for statement in statements_of_role(plan, "archiver-role"):
         assert all("*" not in action for action in statement["Action"])
         resources = statement["Resource"]
+        if statement["Action"] == ["dynamodb:ListStreams"]:
+            continue
         assert all(r.startswith("arn:aws:") for r in [resources] if isinstance(r, str))
 
 
@@ -211,13 +214,19 @@ def test_glue_table_projects_the_key_layout(build):
 
 
 def archive_logic():
-    """The archiver's pure logic module (functions/ is a zip root, not a package)."""
-    path = Path(__file__).resolve().parents[2] / "functions" / "table_archive" / "archive.py"
+    """The archiver's pure logic module (functions/ is a zip root, not a package), with the
+    shared `ddb_json` it imports from its zip's root."""
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    path = functions / "table_archive" / "archive.py"
     spec = importlib.util.spec_from_file_location("table_archive_logic", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while defining
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(functions / "shared"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(functions / "shared"))
     return module
 
 
@@ -237,7 +246,8 @@ def test_handler_keys_match_the_glue_template(build):
             "SequenceNumber": "100",
         },
     }
-    (written,) = archive_logic().plan([record], prefix="archive", table=table)
+    (written,), poison = archive_logic().plan([record], prefix="archive", table=table)
+    assert poison is None
     filled = (
         template.replace("${year}", "2026")
         .replace("${month}", "03")
@@ -356,3 +366,15 @@ def test_stack_config_names_a_glue_database_to_create():
     (choice,) = parse({"serverless-patterns:patterns": json.dumps(config)}).patterns
     assert choice.args.glue_database == "history"
     assert choice.args.consumer_spec().filters() == [{"eventName": ["REMOVE"]}]
+
+
+def test_every_function_zip_carries_the_shared_stream_decoder(build):
+    """The handlers import `ddb_json` from their zip's root (functions/shared/ddb_json.py)."""
+    shared = (
+        Path(__file__).resolve().parents[2] / "functions" / "shared" / "ddb_json.py"
+    ).read_bytes()
+    carried = {}
+    for function in build(archive()).of_type(FN):
+        with zipfile.ZipFile(function.inputs["code"].path) as zipped:
+            carried[function.name] = zipped.read("ddb_json.py") == shared
+    assert carried == {name: True for name in ["orders-archiver"]}

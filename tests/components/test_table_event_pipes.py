@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import zipfile
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -39,7 +41,6 @@ STREAM_READ = (
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
-    "dynamodb:ListStreams",
 )
 
 
@@ -103,7 +104,15 @@ def test_pipe_role_reads_the_stream_and_puts_to_this_bus_only(build):
         tuple(s["Action"]): s["Resource"] for s in statements_of_role(plan, "story-pipe-role")
     }
     assert by_action[STREAM_READ] == stream
+    assert by_action[("dynamodb:ListStreams",)] == "*"  # it accepts only "*"
     assert by_action[("events:PutEvents",)] == bus
+    put_events = next(
+        s
+        for s in statements_of_role(plan, "story-pipe-role")
+        if s["Action"] == ["events:PutEvents"]
+    )
+    source = "app." + plan.one(TABLE).inputs["name"]  # the events' source by default
+    assert put_events["Condition"] == {"StringEquals": {"events:source": [source]}}
     assert by_action[("sqs:SendMessage",)] == dlq
     assert not any(a.startswith("lambda:") for actions in by_action for a in actions)
     role = plan.one("aws:iam/role:Role", "story-pipe-role")
@@ -390,3 +399,15 @@ def test_stack_config_builds_item_types_and_the_enrichment():
     (choice,) = parse({"serverless-patterns:patterns": json.dumps(config)}).patterns
     assert choice.args.item_types == {"customer": CUSTOMER}
     assert choice.args.enrichment == EnrichmentSpec(timeout_s=8)
+
+
+def test_every_function_zip_carries_the_shared_stream_decoder(build):
+    """The handlers import `ddb_json` from their zip's root (functions/shared/ddb_json.py)."""
+    shared = (
+        Path(__file__).resolve().parents[2] / "functions" / "shared" / "ddb_json.py"
+    ).read_bytes()
+    carried = {}
+    for function in build(pipes(consumers=["StoryCreated"], mode="single_pipe")).of_type(FN):
+        with zipfile.ZipFile(function.inputs["code"].path) as zipped:
+            carried[function.name] = zipped.read("ddb_json.py") == shared
+    assert carried == {name: True for name in ["app-consumer", "app-enrich"]}

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from preview import engine, gate
 from tests.e2e.programs import bad_stack
@@ -108,3 +109,39 @@ def test_cli_writes_findings_and_sarif(tmp_path):
     log = json.loads(sarif.read_text())
     assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["rules"]
     assert len(log["runs"][0]["results"]) == len(document["findings"])
+
+
+def test_reported_pack_version_is_pulumipolicy_yaml_version(pack):
+    version = yaml.safe_load((ROOT / "policies" / "PulumiPolicy.yaml").read_text())["version"]
+    plan = engine.run(bad_stack.program, stack="bad", config={"aws:region": "eu-west-1"})
+    report = gate.run(plan, profile=PROD, stub=pack)
+    assert report.version == str(version)
+    assert gate.render(plan, report).startswith(f"Policies ({report.pack}@v{version}")
+
+
+RAW_FIX = "(pulumi_aws; not made by a serverless-patterns component)"
+
+
+def test_fix_for_resources_outside_the_library_is_the_raw_property(pack):
+    plan = engine.run(bad_stack.program, stack="bad", config={"aws:region": "eu-west-1"})
+    report = gate.run(plan, profile=PROD, stub=pack)
+    assert report.findings
+    for finding in report.findings:
+        if finding.urn:
+            assert finding.text.endswith(RAW_FIX), finding.text
+            assert "(raw:" not in finding.text
+    tracing = next(f for f in report.mandatory if f.id == "LAMBDA-001")
+    assert tracing.text.endswith(f"Fix: tracing_config.mode='Active' {RAW_FIX}")
+    assert tracing.to_json()["message"] == tracing.text
+
+
+def test_fix_for_library_resources_names_the_component_argument(pack):
+    plan = engine.run_main("scalable-webhook")
+    report = gate.run(plan, profile=PROD, stub=pack)
+    by_id = {f.id: f for f in report.findings}
+    # The table has no deletion protection outside prod: the stack setting turns it on.
+    assert by_id["DDB-003"].text.endswith("Fix: environment='prod'")
+    for finding in report.findings:
+        assert gate.from_library(finding.urn)
+        assert "(raw:" not in finding.text and RAW_FIX not in finding.text
+        assert finding.text in gate.render(plan, report)

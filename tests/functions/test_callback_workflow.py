@@ -426,6 +426,120 @@ def test_a_rejected_job_fails_the_task_at_once(world, lambda_context):
 
 
 @pytest.fixture
+def workers(load_event: LoadEvent, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    """The workers' tables, bucket, queues and environment, without a workflow; tests load
+    `starter` and `poller` themselves, so their log lines reach `capsys`."""
+    with mock_aws():
+        boto3.client("dynamodb").create_table(
+            TableName=RUNS,
+            KeySchema=[
+                {"AttributeName": "jobName", "KeyType": "HASH"},
+                {"AttributeName": "runId", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "jobName", "AttributeType": "S"},
+                {"AttributeName": "runId", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        boto3.client("s3").create_bucket(
+            Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+        )
+        poll_queue = boto3.client("sqs").create_queue(QueueName="poll")["QueueUrl"]
+        for name, value in {
+            "JOB_ADAPTER": "fake_job",
+            "RUNS_TABLE": RUNS,
+            "JOB_NAME": JOB,
+            "POLL_QUEUE_URL": poll_queue,
+            "POLL_INTERVAL_S": "0",
+            "RESULTS_BUCKET": BUCKET,
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield load_event(PATTERN, "sqs-record")
+
+
+def sqs_record(template: dict[str, Any], message_id: str, body: str) -> dict[str, Any]:
+    return {**copy.deepcopy(template), "messageId": message_id, "body": body}
+
+
+def error_lines(output: str) -> list[dict[str, Any]]:
+    """Each ERROR log line, reduced to its message, exception type and message id."""
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [
+        {k: line.get(k) for k in ("message", "exception_name", "messageId")}
+        for line in lines
+        if line.get("level") == "ERROR"
+    ]
+
+
+POISON = {
+    "not-json": "{not json",
+    "not-an-object": '["token", "jobName"]',
+    "empty-token": json.dumps({"token": "", "jobName": JOB, "runId": RUN_ID}),
+    "no-run-id": json.dumps({"token": "t", "jobName": JOB}),
+}
+
+
+def test_each_poison_message_fails_alone_with_one_error_line(
+    workers, load_function, lambda_context, capsys
+):
+    """Poison messages among a good one: the good one starts its job, each poison message is
+    a batch item failure (never dropped) with exactly one ERROR line naming it."""
+    boto3.resource("dynamodb").Table(RUNS).put_item(Item={"jobName": JOB, "runId": RUN_ID})
+    good = json.dumps({"token": "t1", "jobName": JOB, "runId": RUN_ID, "since": EPOCH})
+    batch = [sqs_record(workers, "good", good)]
+    batch += [sqs_record(workers, name, body) for name, body in POISON.items()]
+    starter = load_function(PATTERN, "starter")
+    response = starter.handler({"Records": batch}, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": name} for name in POISON]}
+    assert starter.runs.job_id_of(starter.table, JOB, RUN_ID) is not None  # the good one ran
+    assert error_lines(capsys.readouterr().out) == [
+        {
+            "message": "Message failed; SQS redelivers it",
+            "exception_name": "InvalidMessageError",
+            "messageId": name,
+        }
+        for name in POISON
+    ]
+
+
+def test_the_poller_logs_each_message_it_fails(workers, load_function, lambda_context, capsys):
+    poison = {**POISON, "no-job-id": json.dumps({"token": "t", "jobName": JOB, "runId": RUN_ID})}
+    batch = [sqs_record(workers, name, body) for name, body in poison.items()]
+    poller = load_function(PATTERN, "poller")
+    response = poller.handler({"Records": batch}, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": name} for name in poison]}
+    assert error_lines(capsys.readouterr().out) == [
+        {
+            "message": "Message failed; SQS redelivers it",
+            "exception_name": "InvalidMessageError",
+            "messageId": name,
+        }
+        for name in poison
+    ]
+
+
+def test_a_step_functions_failure_is_logged_with_its_message(
+    workers, load_function, lambda_context, capsys
+):
+    """Not only poison: a report Step Functions refuses (throttled) fails the message too."""
+    poller = load_function(PATTERN, "poller")
+    poller.adapter.status = lambda job_id: poller.jobs.JobStatus.completed(BUCKET, "exports/j/")
+    body = json.dumps({"token": "t", "jobName": JOB, "runId": RUN_ID, "jobId": "j"})
+    with Stubber(poller.sfn) as stub:
+        stub.add_client_error("send_task_success", "ThrottlingException")
+        response = poller.handler({"Records": [sqs_record(workers, "m1", body)]}, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert error_lines(capsys.readouterr().out) == [
+        {
+            "message": "Message failed; SQS redelivers it",
+            "exception_name": "ClientError",
+            "messageId": "m1",
+        }
+    ]
+
+
+@pytest.fixture
 def records_world(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     with mock_aws():
         boto3.client("s3").create_bucket(
@@ -477,6 +591,56 @@ def test_process_file_raises_on_bad_data_and_loads_nothing(
     with pytest.raises(process_file.records.BadRecordError, match=message):
         process_file.handler(item, lambda_context)
     assert stored_records() == {}
+
+
+EXACT = "12345678901234567890.123456789"  # more digits than a float holds
+
+
+def test_process_file_stores_dynamodb_export_items_and_numbers_exactly(
+    records_world, load_function, load_event, lambda_context
+):
+    item = load_event(PATTERN, "process-file-item")
+    body = (EVENTS_DIR / PATTERN / "export-dynamodb.ndjson").read_bytes()
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=item["key"], Body=body)
+    process_file = load_function(PATTERN, "process_file")
+    assert process_file.handler(item, lambda_context) == {"key": item["key"], "records": 2}
+    stored = stored_records()
+    assert stored["Order/1003"]["record"]["S"] == (
+        '{"id": "Order/1003", "total": ' + EXACT + ', "signature": "3q2+7w==", '
+        '"attachments": ["AQID", "BAUG"], "zones": [4, 12], '
+        '"shipping": {"city": "Dublin", "floor": -0.5}, "lines": ["A-1", 2], '
+        '"note": null, "paid": true}'
+    )
+    assert stored["Observation/78"]["record"]["S"] == (
+        '{"id": "Observation/78", "resourceType": "Observation", "value": ' + EXACT + "}"
+    )
+    assert stored["Order/1003"]["sourceKey"]["S"] == item["key"]
+
+
+def test_process_file_names_the_line_and_attribute_of_a_bad_number(
+    records_world, load_function, load_event, lambda_context, capsys
+):
+    item = load_event(PATTERN, "process-file-item")
+    content = '{"id": "a"}\n{"Item": {"id": {"S": "b"}, "total": {"N": "12.3.4"}}}\n'
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=item["key"], Body=content.encode())
+    process_file = load_function(PATTERN, "process_file")
+    with pytest.raises(process_file.records.BadRecordError) as raised:
+        process_file.handler(item, lambda_context)
+    assert str(raised.value) == f"{item['key']}:2: attribute 'total': invalid number '12.3.4'"
+    assert stored_records() == {}  # the whole file or nothing
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "level" in line]
+    assert [
+        {k: line.get(k) for k in ("message", "exception_name", "key", "runId")}
+        for line in lines
+        if line["level"] == "ERROR"
+    ] == [
+        {
+            "message": "File not loaded",
+            "exception_name": "BadRecordError",
+            "key": item["key"],
+            "runId": item["runId"],
+        }
+    ]
 
 
 def test_the_healthlake_adapter_maps_export_states(load_function, monkeypatch):

@@ -10,6 +10,7 @@ its own REST shape, and its error path ends the execution with `States.Runtime`
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ PATTERN = "progress-tracking"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 CONNECTIONS, SESSIONS = "pt-test-connections", "pt-test-sessions"
+IDEMPOTENCY = "pt-test-idempotency"
 CALLBACK_URL = f"https://abc123defg.execute-api.{REGION}.amazonaws.com/live"
 CONNECTION = "CjPZpeSfDoECGrg="
 REQUEST = {"items": [{"sku": "tee-m", "quantity": 2}], "amount": 40}
@@ -88,6 +90,12 @@ def create_registry() -> None:
         AttributeDefinitions=[{"AttributeName": "userId", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "userId", "KeyType": "HASH"}],
     )
+    dynamodb.create_table(
+        TableName=IDEMPOTENCY,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )
     now = int(time.time())
     boto3.resource("dynamodb", region_name=REGION).Table(CONNECTIONS).put_item(
         Item={
@@ -111,6 +119,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("CONNECTIONS_TABLE", CONNECTIONS)
     monkeypatch.setenv("SESSIONS_TABLE", SESSIONS)
     monkeypatch.setenv("CALLBACK_URL", CALLBACK_URL)
+    monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
     with mock_aws(config=workflows.INTERPRETER):
         create_registry()
         yield
@@ -125,12 +134,12 @@ def machine_arn(aws, monkeypatch: pytest.MonkeyPatch) -> str:
     return arn
 
 
-def start_event(body: dict[str, Any] | str) -> dict[str, Any]:
+def start_event(body: dict[str, Any] | str, connection: str = CONNECTION) -> dict[str, Any]:
     return {
         "requestContext": {
             "routeKey": "startWorkflow",
             "eventType": "MESSAGE",
-            "connectionId": CONNECTION,
+            "connectionId": connection,
             "stage": "live",
             "apiId": "abc123defg",
         },
@@ -174,19 +183,60 @@ def test_start_starts_one_execution_per_request_id_and_tells_the_client(
     assert delivered() == {CONNECTION: [started, started]}
 
 
-def test_start_answers_a_reused_request_id_with_other_input_with_the_existing_execution(
-    machine_arn, load_function: LoadFunction, lambda_context
+def executions(machine_arn: str) -> list[dict[str, Any]]:
+    listed = boto3.client("stepfunctions").list_executions(stateMachineArn=machine_arn)
+    found: list[dict[str, Any]] = listed["executions"]
+    return found
+
+
+def forget_idempotency_records() -> None:
+    """The records expire after an hour; what is left then is the execution itself."""
+    dynamodb = boto3.client("dynamodb")
+    for item in dynamodb.scan(TableName=IDEMPOTENCY)["Items"]:
+        dynamodb.delete_item(TableName=IDEMPOTENCY, Key={"id": item["id"]})
+
+
+def log_lines(out: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"level"')]
+
+
+CONFLICT = "requestId order-7 already started a workflow for another request; use a new requestId"
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["idempotency-record", "execution-input"])
+def test_a_reused_request_id_with_another_request_is_a_409_and_the_client_is_told(
+    machine_arn, load_function: LoadFunction, lambda_context, expired
 ):
     start = load_function(PATTERN, "start")
     first = {"action": "startWorkflow", "requestId": "order-7", "request": REQUEST}
-    start.handler(start_event(first), lambda_context)
+    assert start.handler(start_event(first), lambda_context) == {"statusCode": 200}
+    if expired:
+        forget_idempotency_records()
     other = {**first, "request": {"amount": 1}}
-    assert start.handler(start_event(other), lambda_context) == {"statusCode": 200}
-    (execution,) = boto3.client("stepfunctions").list_executions(stateMachineArn=machine_arn)[
-        "executions"
+    assert start.handler(start_event(other), lambda_context) == {
+        "statusCode": 409,
+        "body": json.dumps({"message": CONFLICT}),
+    }
+    (execution,) = executions(machine_arn)
+    assert delivered()[CONNECTION] == [
+        {"type": "started", "requestId": "order-7", "executionArn": execution["executionArn"]},
+        {"type": "error", "requestId": "order-7", "error": CONFLICT},
     ]
-    messages = delivered()[CONNECTION]
-    assert [m["executionArn"] for m in messages] == [execution["executionArn"]] * 2
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["idempotency-record", "execution-input"])
+def test_the_same_request_from_another_connection_gets_the_running_execution(
+    machine_arn, load_function: LoadFunction, lambda_context, expired
+):
+    start = load_function(PATTERN, "start")
+    body = {"action": "startWorkflow", "requestId": "order-8", "request": REQUEST}
+    start.handler(start_event(body), lambda_context)
+    if expired:
+        forget_idempotency_records()
+    assert start.handler(start_event(body, "OtherConn="), lambda_context) == {"statusCode": 200}
+    (execution,) = executions(machine_arn)
+    started = {"type": "started", "requestId": "order-8", "executionArn": execution["executionArn"]}
+    assert delivered() == {CONNECTION: [started], "OtherConn=": [started]}
 
 
 @pytest.mark.parametrize(
@@ -201,13 +251,91 @@ def test_start_rejects_an_invalid_message_and_starts_nothing(
     machine_arn, load_function: LoadFunction, lambda_context, body, where
 ):
     start = load_function(PATTERN, "start")
-    assert start.handler(start_event(body), lambda_context) == {"statusCode": 400}
+    response = start.handler(start_event(body), lambda_context)
+    assert response["statusCode"] == 400
     (message,) = delivered()[CONNECTION]
     assert message["type"] == "error" and message["error"].startswith(where)
-    assert (
-        boto3.client("stepfunctions").list_executions(stateMachineArn=machine_arn)["executions"]
-        == []
+    assert json.loads(response["body"]) == {"message": message["error"]}
+    assert executions(machine_arn) == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"body": "{}"},
+        {"requestContext": None, "body": "{}"},
+        {"requestContext": {"routeKey": "startWorkflow"}, "body": "{}"},
+        {"requestContext": {"connectionId": ""}, "body": "{}"},
+    ],
+    ids=["no-request-context", "null-request-context", "no-connection-id", "empty-connection-id"],
+)
+def test_an_event_without_a_connection_is_a_400_with_a_message(
+    machine_arn, load_function: LoadFunction, lambda_context, event
+):
+    start = load_function(PATTERN, "start")
+    assert start.handler(event, lambda_context) == {
+        "statusCode": 400,
+        "body": json.dumps({"message": "the event has no requestContext.connectionId"}),
+    }
+    assert delivered() == {} and executions(machine_arn) == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"body": None}, "action: Field required"),
+        ({"body": "[1, 2]"}, "message: Input should be an object"),
+        ({"body": "e30=", "isBase64Encoded": True}, "action: Field required"),
+        ({"body": "{}}", "isBase64Encoded": True}, "message: must be a JSON object"),
+        ({"body": {"action": "startWorkflow"}}, "message: must be a JSON object"),
+    ],
+    ids=["null-body", "json-list", "base64", "bad-base64", "body-not-text"],
+)
+def test_malformed_messages_are_a_400_told_to_the_client(
+    machine_arn, load_function: LoadFunction, lambda_context, changes, error
+):
+    start = load_function(PATTERN, "start")
+    event = {**start_event("{}"), **changes}
+    assert start.handler(event, lambda_context) == {
+        "statusCode": 400,
+        "body": json.dumps({"message": error}),
+    }
+    assert delivered() == {CONNECTION: [{"type": "error", "error": error}]}
+    assert executions(machine_arn) == []
+
+
+@pytest.mark.parametrize("sparse", ["base64", "null-headers"])
+def test_a_base64_or_sparse_message_starts_the_workflow(
+    machine_arn, load_function: LoadFunction, lambda_context, sparse
+):
+    start = load_function(PATTERN, "start")
+    body = {"action": "startWorkflow", "requestId": "order-64", "request": REQUEST}
+    event = {**start_event(body), "headers": None, "multiValueHeaders": None}
+    if sparse == "base64":
+        event["body"] = base64.b64encode(event["body"].encode()).decode()
+        event["isBase64Encoded"] = True
+    assert start.handler(event, lambda_context) == {"statusCode": 200}
+    assert [e["name"] for e in executions(machine_arn)] == ["order-64"]
+
+
+def test_a_failure_is_a_500_logged_once_with_the_request_and_connection(
+    machine_arn, load_function: LoadFunction, lambda_context, capsys, monkeypatch
+):
+    start = load_function(PATTERN, "start")
+    monkeypatch.setattr(start, "STATE_MACHINE_ARN", machine_arn.replace(":pt", ":deleted"))
+    body = {"action": "startWorkflow", "requestId": "order-9", "request": REQUEST}
+    assert start.handler(start_event(body), lambda_context) == {
+        "statusCode": 500,
+        "body": json.dumps({"message": "the workflow could not be started; try again"}),
+    }
+    (error,) = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "ERROR"]
+    assert (error["message"], error["requestId"], error["connectionId"]) == (
+        "Start failed",
+        "order-9",
+        CONNECTION,
     )
+    assert error["exception_name"] == "StateMachineDoesNotExist"
+    assert error["function_request_id"] == lambda_context.aws_request_id
 
 
 # --- report ------------------------------------------------------------------------------
@@ -249,11 +377,20 @@ def test_report_returns_normally_when_the_client_has_gone(
     assert "Item" not in table.get_item(Key={"connectionId": CONNECTION})
 
 
-def test_report_rejects_a_malformed_payload(aws, load_function: LoadFunction, lambda_context):
+def test_report_rejects_a_malformed_payload_and_logs_it_once(
+    aws, load_function: LoadFunction, lambda_context, capsys
+):
     report = load_function(PATTERN, "report")
     with pytest.raises(ValidationError):
         report.handler({**REPORT, "progress": 140}, lambda_context)
     assert delivered() == {}
+    (error,) = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "ERROR"]
+    assert (error["message"], error["executionArn"], error["connectionId"]) == (
+        "Report failed",
+        REPORT["executionArn"],
+        CONNECTION,
+    )
+    assert error["exception_name"] == "ValidationError"
 
 
 # --- example steps -----------------------------------------------------------------------
@@ -270,6 +407,37 @@ def test_steps_return_results_or_raise_typed_errors(load_function: LoadFunction,
         steps.check_inventory({"items": []})
     with pytest.raises(steps.PaymentDeclinedError):
         steps.charge({"amount": 5000})
+
+
+@pytest.mark.parametrize(
+    ("handler", "request_", "error", "text"),
+    [
+        (
+            "inventory_check",
+            {"items": [{"sku": "s" * 5000, "quantity": 11}]},
+            "OutOfStockError",
+            f"only 10 of {'s' * 99}… in stock",
+        ),
+        ("inventory_check", {"items": ["tee-m"]}, "InvalidOrderError", "bad item 'tee-m'"),
+        ("payment", [1, 2], "InvalidOrderError", "the request must be a JSON object"),
+    ],
+    ids=["long-sku", "item-not-an-object", "request-not-an-object"],
+)
+def test_a_failing_step_raises_its_typed_error_bounded_and_logs_it_once(
+    load_function: LoadFunction, lambda_context, capsys, handler, request_, error, text
+):
+    steps = load_function(PATTERN, "steps")
+    execution = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:pt:order-5"
+    with pytest.raises(getattr(steps, error)) as raised:
+        getattr(steps, handler)({"request": request_, "executionArn": execution}, lambda_context)
+    assert str(raised.value) == text
+    (line,) = [line for line in log_lines(capsys.readouterr().out) if line["level"] == "ERROR"]
+    assert (line["message"], line["step"], line["executionArn"], line["exception_name"]) == (
+        "Step failed",
+        handler,
+        execution,
+        error,
+    )
 
 
 # --- the workflow in moto's interpreter --------------------------------------------------

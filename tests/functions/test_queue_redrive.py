@@ -4,12 +4,16 @@ interpreter.
 moto implements neither `StartMessageMoveTask` nor `ListMessageMoveTasks`. The empty-DLQ
 branch runs against moto alone; the move path runs in the interpreter with its SQS client
 answered by botocore Stubber (each response is what SQS documents), and a copy of that test
-without the stub is kept as an expected failure until moto adds the two APIs.
+without the stub is kept as an expected failure until moto adds the two APIs. `start_redrive`
+runs against `MoveTasks`, a model of the two APIs plugged into moto's SQS, so the handler and
+the interpreter share one set of move tasks.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import ModuleType
@@ -17,8 +21,12 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
+from moto.core.responses import ActionResult
+from moto.sqs.exceptions import InvalidParameterValue
+from moto.sqs.responses import SQSResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_aws_sdk,
 )
@@ -250,9 +258,73 @@ def test_the_move_path_against_moto_alone(queues):
 # start_redrive --------------------------------------------------------------------------------
 
 
+class MoveTasks:
+    """SQS message move tasks, which moto lacks, modelled on how SQS answers: `Results` newest
+    first, `TaskHandle` only while RUNNING, `MaxNumberOfMessagesPerSecond` only when the start
+    set one, and a start on a DLQ whose task is still active refused with SQS's
+    `InvalidParameterValue` ("There is already a task running..."). Tasks never finish on their
+    own; `finish` ends one. No message is moved."""
+
+    ACTIVE = ("RUNNING", "CANCELLING")
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.tasks: dict[str, list[dict[str, Any]]] = {}
+        model = self
+        monkeypatch.setattr(
+            SQSResponse, "start_message_move_task", lambda r: model.start(r), raising=False
+        )
+        monkeypatch.setattr(
+            SQSResponse, "list_message_move_tasks", lambda r: model.list(r), raising=False
+        )
+
+    def start(self, response: SQSResponse) -> ActionResult:
+        source = response._get_param("SourceArn")
+        history = self.tasks.setdefault(source, [])
+        if history and history[0]["Status"] in self.ACTIVE:
+            raise InvalidParameterValue(
+                "There is already a task running. Only one active task is allowed for a "
+                "source queue arn at a given time."
+            )
+        dlq = response.sqs_backend.get_queue(source.rsplit(":", 1)[-1])
+        task: dict[str, Any] = {
+            "TaskHandle": base64.b64encode(f"{source}#{len(history) + 1}".encode()).decode(),
+            "Status": "RUNNING",
+            "SourceArn": source,
+            "ApproximateNumberOfMessagesMoved": 0,
+            "ApproximateNumberOfMessagesToMove": dlq.approximate_number_of_messages,
+            "StartedTimestamp": 1767262505000,
+        }
+        for name in ("DestinationArn", "MaxNumberOfMessagesPerSecond"):
+            if response._get_param(name) is not None:
+                task[name] = response._get_param(name)
+        history.insert(0, task)
+        return ActionResult({"TaskHandle": task["TaskHandle"]})
+
+    def list(self, response: SQSResponse) -> ActionResult:
+        history = self.tasks.get(response._get_param("SourceArn"), [])
+        results = [
+            {k: v for k, v in t.items() if k != "TaskHandle" or t["Status"] == "RUNNING"}
+            for t in history[: response._get_param("MaxResults") or 1]
+        ]
+        return ActionResult({"Results": results})
+
+    def finish(self, source: str) -> None:
+        task = self.tasks[source][0]
+        task["Status"] = "COMPLETED"
+        task["ApproximateNumberOfMessagesMoved"] = task["ApproximateNumberOfMessagesToMove"]
+
+
+@pytest.fixture
+def move_tasks(queues: Queues, monkeypatch: pytest.MonkeyPatch) -> MoveTasks:
+    return MoveTasks(monkeypatch)
+
+
 @pytest.fixture
 def start_redrive(
-    queues: Queues, load_function: LoadFunction, monkeypatch: pytest.MonkeyPatch
+    move_tasks: MoveTasks,
+    queues: Queues,
+    load_function: LoadFunction,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[tuple[ModuleType, str]]:
     arn = machine()
     allowed = {
@@ -339,3 +411,149 @@ def test_no_body_uses_the_default_rate(start_redrive, load_event, lambda_context
     event = load_event(PATTERN, "api-post-redrive")
     event["body"] = None
     assert body(module.handler(event, lambda_context))["rate"] == 10
+
+
+def request(load_event: LoadEvent, **changes: Any) -> dict[str, Any]:
+    return {**load_event(PATTERN, "api-post-redrive"), **changes}
+
+
+def test_the_move_task_model_refuses_a_second_start_as_sqs_does(queues, move_tasks):
+    sqs = boto3.client("sqs")
+    sqs.start_message_move_task(SourceArn=queues.dlq_arn, MaxNumberOfMessagesPerSecond=5)
+    with pytest.raises(ClientError, match="There is already a task running") as refused:
+        sqs.start_message_move_task(SourceArn=queues.dlq_arn)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
+    (task,) = sqs.list_message_move_tasks(SourceArn=queues.dlq_arn)["Results"]
+    assert (task["Status"], task["MaxNumberOfMessagesPerSecond"]) == ("RUNNING", 5)
+
+
+def test_a_request_while_a_move_runs_is_a_409_with_the_running_moves_rate(
+    start_redrive, queues, move_tasks, load_event, lambda_context, monkeypatch
+):
+    module, arn = start_redrive
+    sqs = boto3.client("sqs")
+    for number in range(3):
+        sqs.send_message(QueueUrl=queues.dlq_url, MessageBody=json.dumps({"order": number}))
+    first = module.handler(load_event(PATTERN, "api-post-redrive"), lambda_context)
+    assert (first["statusCode"], body(first)["rate"]) == (202, 25)
+    watched = workflows.wait(body(first)["executionArn"])
+    # Nobody moves the messages here: the watch gives up, the move task carries on.
+    assert (watched["status"], watched["error"]) == ("FAILED", "RedriveStillRunning")
+    (running,) = move_tasks.tasks[queues.dlq_arn]
+
+    again = module.handler(request(load_event, body='{"rate": 100}'), lambda_context)
+    assert again["statusCode"] == 409
+    assert body(again) == {
+        "message": "a move of the orders DLQ is already running at 25 messages per second; "
+        "a new rate applies only to the next move",
+        "queue": "orders",
+        "status": "RUNNING",
+        "rate": 25,
+        "taskHandle": running["TaskHandle"],
+        "moved": 0,
+        "toMove": 3,
+    }
+    assert len(move_tasks.tasks[queues.dlq_arn]) == 1  # the running move keeps its rate
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    assert len(executions) == 1
+
+    move_tasks.finish(queues.dlq_arn)
+    monkeypatch.setattr(module, "now", lambda: datetime(2026, 1, 1, 10, 17, tzinfo=UTC))
+    later = module.handler(request(load_event, body='{"rate": 100}'), lambda_context)
+    assert (later["statusCode"], body(later)["rate"]) == (202, 100)
+    workflows.wait(body(later)["executionArn"])
+    assert move_tasks.tasks[queues.dlq_arn][0]["MaxNumberOfMessagesPerSecond"] == 100
+
+
+def test_another_rate_within_the_minute_is_a_409_with_the_started_rate(
+    start_redrive, load_event, lambda_context
+):
+    module, arn = start_redrive
+    first = body(module.handler(load_event(PATTERN, "api-post-redrive"), lambda_context))
+    workflows.wait(first["executionArn"])
+    again = module.handler(request(load_event, body='{"rate": 100}'), lambda_context)
+    assert again["statusCode"] == 409
+    assert body(again) == {
+        "message": "this minute's redrive of orders was started at 25 messages per second; "
+        "ask again in the next minute for another rate",
+        "queue": "orders",
+        "rate": 25,
+        "executionArn": first["executionArn"],
+    }
+    executions = boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"]
+    assert len(executions) == 1
+
+
+@pytest.mark.parametrize(
+    ("changes", "status", "answer"),
+    [
+        ({"body": "{not json"}, 400, "the body must be a JSON object"),
+        ({"body": "[1]"}, 400, "the body may only hold"),
+        ({"body": "bm90IGpzb24=", "isBase64Encoded": True}, 400, "the body must be a JSON object"),
+        ({"body": "%%%", "isBase64Encoded": True}, 400, "the body must be a JSON object"),
+        ({"pathParameters": None}, 404, "no redrivable queue named None"),
+        ({"body": '{"rate": 7}', "isBase64Encoded": True}, 400, "the body must be a JSON object"),
+    ],
+)
+def test_malformed_requests_get_a_4xx_with_a_message(
+    start_redrive, load_event, lambda_context, changes, status, answer
+):
+    module, arn = start_redrive
+    response = module.handler(request(load_event, **changes), lambda_context)
+    assert response["statusCode"] == status
+    assert body(response)["message"].startswith(answer)
+    assert boto3.client("stepfunctions").list_executions(stateMachineArn=arn)["executions"] == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"body": base64.b64encode(b'{"rate": 7}').decode(), "isBase64Encoded": True},
+        {"body": '{"rate": 7}', "headers": None, "multiValueHeaders": None},
+        {"body": '{"rate": 7}', "requestContext": None},
+    ],
+    ids=["base64", "null-headers", "no-request-context"],
+)
+def test_base64_bodies_and_sparse_events_are_honoured(
+    start_redrive, load_event, lambda_context, changes
+):
+    module, _ = start_redrive
+    event = request(load_event, **changes)
+    if event.get("requestContext", "") is None:
+        del event["requestContext"]
+    response = module.handler(event, lambda_context)
+    assert (response["statusCode"], body(response)["rate"]) == (202, 7)
+
+
+def test_an_unknown_queue_is_echoed_bounded(
+    start_redrive, load_event, lambda_context, capsys, monkeypatch
+):
+    module, _ = start_redrive
+    monkeypatch.setattr(module.logger.registered_handler, "stream", sys.stdout)
+    response = module.handler(
+        request(load_event, pathParameters={"queue": "q" * 5000}), lambda_context
+    )
+    assert response["statusCode"] == 404
+    echoed = "q" * 99 + "…"
+    assert body(response)["message"] == f"no redrivable queue named {echoed!r}"
+    (refused,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert refused["message"] == "Redrive refused" and refused["queue"] == echoed
+
+
+def test_a_failure_is_a_500_with_one_error_line(
+    start_redrive, load_event, lambda_context, capsys, monkeypatch
+):
+    module, arn = start_redrive
+    monkeypatch.setattr(module.logger.registered_handler, "stream", sys.stdout)
+    monkeypatch.setattr(module, "STATE_MACHINE_ARN", arn.replace(":redrive", ":deleted"))
+    response = module.handler(load_event(PATTERN, "api-post-redrive"), lambda_context)
+    assert response["statusCode"] == 500
+    assert body(response) == {"message": "the redrive could not be started; try again"}
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (error,) = [line for line in lines if line["level"] == "ERROR"]
+    assert (error["message"], error["queue"], error["exception_name"]) == (
+        "Redrive failed",
+        "orders",
+        "StateMachineDoesNotExist",
+    )
+    assert error["correlation_id"] == "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b"

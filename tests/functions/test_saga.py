@@ -7,13 +7,17 @@ pre-seeded items and by the demo fault injection (a Choice after each step).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import sys
 from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from components.core import asl
@@ -24,6 +28,7 @@ from tests import workflows
 PATTERN = "saga"
 TABLE = "bookings"
 IDEMPOTENCY = "idempotency"
+LEDGER = "ledger"
 ACCOUNT = "123456789012"
 CHARGE = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:charge"
 REFUND = f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:refund"
@@ -237,6 +242,12 @@ def start_handler(load_function: LoadFunction, monkeypatch: pytest.MonkeyPatch):
         yield load_function(PATTERN, "start"), arn
 
 
+def log_to_this_test(module: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A module loaded by a fixture logs to the stdout of the fixture's setup; capsys reads the
+    test's."""
+    monkeypatch.setattr(module.logger.registered_handler, "stream", sys.stdout)
+
+
 def request(load_event: LoadEvent, **body: Any) -> dict[str, Any]:
     event = load_event(PATTERN, "api-post-trip")
     event["body"] = json.dumps({**json.loads(event["body"]), **body})
@@ -319,16 +330,89 @@ def test_start_rejects_a_missing_or_non_object_body(
     assert response["statusCode"] == 400
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"body": None}, "request body is required"),
+        ({"body": "{not json"}, "request body must be a JSON object"),
+        ({"body": "[1, 2]"}, "request body must be a JSON object"),
+        ({"body": "not base64!", "isBase64Encoded": True}, "request body must be a JSON object"),
+        ({"body": "e30=", "isBase64Encoded": True}, "tripId: Field required"),
+        ({"headers": None, "multiValueHeaders": None, "body": "{}"}, "tripId: Field required"),
+        ({"requestContext": None, "body": "{}"}, "tripId: Field required"),
+    ],
+)
+def test_malformed_requests_get_a_400_with_a_message(
+    start_handler, load_event, lambda_context, change, message
+):
+    start, _ = start_handler
+    event = {**load_event(PATTERN, "api-post-trip"), **change}
+    if change.get("requestContext", "") is None:
+        del event["requestContext"]
+    response = start.handler(event, lambda_context)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["message"].startswith(message)
+
+
+def test_a_base64_encoded_trip_is_booked(start_handler, load_event, lambda_context):
+    start, _ = start_handler
+    event = load_event(PATTERN, "api-post-trip")
+    event["body"] = base64.b64encode(event["body"].encode()).decode()
+    event["isBase64Encoded"] = True
+    response = start.handler(event, lambda_context)
+    assert response["statusCode"] == 202
+    assert json.loads(response["body"])["tripId"] == "trip-2026-0001"
+
+
+def test_echoed_input_is_bounded_in_the_answer_and_the_log(
+    start_handler, load_event, lambda_context, capsys, monkeypatch
+):
+    start, _ = start_handler
+    log_to_this_test(start, monkeypatch)
+    long_names = {f"{n}{'x' * 5000}": 1 for n in range(8)}
+    response = start.handler(request(load_event, **long_names), lambda_context)
+    assert response["statusCode"] == 400
+    message = json.loads(response["body"])["message"]
+    problems = message.split("; ")
+    assert len(problems) == 6 and problems[-1] == "and 3 more"
+    assert all(len(p) <= 100 + len(": Extra inputs are not permitted") for p in problems)
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (rejected,) = [line for line in logged if line["message"] == "Rejected trip"]
+    assert rejected["reason"] == message
+
+
+def test_a_failure_to_start_is_a_500_with_one_error_line(
+    start_handler, load_event, lambda_context, capsys, monkeypatch
+):
+    start, machine = start_handler
+    log_to_this_test(start, monkeypatch)
+    monkeypatch.setattr(start, "STATE_MACHINE_ARN", machine.replace(":trips", ":deleted"))
+    response = start.handler(load_event(PATTERN, "api-post-trip"), lambda_context)
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"]) == {
+        "message": "the booking could not be started; try again"
+    }
+    (error,) = errors(capsys.readouterr().out)
+    assert error["message"] == "Trip booking failed"
+    assert error["tripId"] == "trip-2026-0001"
+    assert error["exception_name"] == "StateMachineDoesNotExist"
+    assert error["correlation_id"] == "3c9a1f2e-8b7d-4e6f-9a0b-1c2d3e4f5a6b"
+
+
 @pytest.fixture
 def payments_table(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The idempotency table and the demo provider's ledger, as the component makes them."""
     with mock_aws():
-        boto3.client("dynamodb").create_table(
-            TableName=IDEMPOTENCY,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = boto3.client("dynamodb")
+        for table, key in ((IDEMPOTENCY, "id"), (LEDGER, "pk")):
+            dynamodb.create_table(
+                TableName=table,
+                KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
         monkeypatch.setenv("IDEMPOTENCY_TABLE", IDEMPOTENCY)
+        monkeypatch.setenv("LEDGER_TABLE", LEDGER)
         yield
 
 
@@ -336,44 +420,158 @@ def records() -> list[dict[str, Any]]:
     return boto3.client("dynamodb").scan(TableName=IDEMPOTENCY)["Items"]
 
 
+def forget_records() -> None:
+    """The idempotency records expire (1 h): what is left then is the ledger."""
+    dynamodb = boto3.client("dynamodb")
+    for record in records():
+        dynamodb.delete_item(TableName=IDEMPOTENCY, Key={"id": record["id"]})
+
+
+def ledger() -> dict[str, dict[str, str]]:
+    """The provider's ledger by trip id, as plain strings."""
+    found = boto3.client("dynamodb").scan(TableName=LEDGER, ConsistentRead=True)["Items"]
+    return {
+        item["pk"]["S"]: {name: value["S"] for name, value in item.items() if name != "pk"}
+        for item in found
+    }
+
+
+def errors(out: str) -> list[dict[str, Any]]:
+    """The ERROR records among the JSON log lines on stdout."""
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [line for line in lines if line.get("level") == "ERROR"]
+
+
+CHARGE_ID = "ch_" + hashlib.sha256(b"trip-2026-0001").hexdigest()[:16]
+CHARGED = {"status": "charged", "chargeId": CHARGE_ID, "amount": "450.00", "currency": "EUR"}
+RECEIPT = {"tripId": "trip-2026-0001", "chargeId": CHARGE_ID, "amount": "450.00", "currency": "EUR"}
+
+
 def test_charge_twice_with_one_trip_id_charges_once(
     payments_table, load_function, load_event, lambda_context
 ):
     charge = load_function(PATTERN, "charge")
-    payload = load_event(PATTERN, "payment-payload")
-    first = charge.handler(payload, lambda_context)
+    first = charge.handler(load_event(PATTERN, "payment-payload"), lambda_context)
     second = charge.handler(load_event(PATTERN, "payment-payload"), lambda_context)
-    assert second == first
-    assert first["status"] == "charged" and first["chargeId"].startswith("ch_")
-    assert charge.gateway.calls == 1
+    assert first == second == {**RECEIPT, "status": "charged"}
+    assert ledger() == {"trip-2026-0001": CHARGED}
     (record,) = records()
     assert record["status"]["S"] == "COMPLETED"
 
 
-def test_a_declined_charge_raises_and_leaves_no_completed_record(
+def test_charge_in_one_function_is_refunded_by_the_other(
     payments_table, load_function, load_event, lambda_context
+):
+    """Two functions, two gateways: only a shared ledger lets `refund` see the charge."""
+    charge = load_function(PATTERN, "charge")
+    charge.handler(load_event(PATTERN, "payment-payload"), lambda_context)
+    refund = load_function(PATTERN, "refund")
+    assert refund.gateway is not charge.gateway
+    result = refund.handler(load_event(PATTERN, "payment-payload"), lambda_context)
+    assert result == {**RECEIPT, "status": "refunded"}
+    assert ledger() == {"trip-2026-0001": {**CHARGED, "status": "refunded"}}
+
+
+def test_a_refund_before_its_charge_voids_the_late_charge(
+    payments_table, load_function, load_event, lambda_context, capsys
+):
+    """The saga timed out waiting for `charge` and compensated; the charge then arrives."""
+    refund = load_function(PATTERN, "refund")
+    result = refund.handler(load_event(PATTERN, "payment-payload"), lambda_context)
+    assert result == {"tripId": "trip-2026-0001", "status": "nothing-to-refund"}
+    voided = {"status": "voided", "amount": "450.00", "currency": "EUR"}
+    assert ledger() == {"trip-2026-0001": voided}
+    charge = load_function(PATTERN, "charge")
+    with pytest.raises(charge.payments.ChargeVoidedError, match="came before its charge"):
+        charge.handler(load_event(PATTERN, "payment-payload"), lambda_context)
+    assert ledger() == {"trip-2026-0001": voided}  # nothing was taken
+    (error,) = errors(capsys.readouterr().out)
+    assert (error["message"], error["tripId"], error["exception_name"]) == (
+        "Charge failed",
+        "trip-2026-0001",
+        "ChargeVoidedError",
+    )
+    assert error["function_request_id"] == lambda_context.aws_request_id
+
+
+def test_replays_are_idempotent_after_the_records_expire_too(
+    payments_table, load_function, load_event, lambda_context
+):
+    charge = load_function(PATTERN, "charge")
+    refund = load_function(PATTERN, "refund")
+    payload = load_event(PATTERN, "payment-payload")
+    charge.handler(dict(payload), lambda_context)
+    forget_records()
+    assert charge.handler(dict(payload), lambda_context) == {**RECEIPT, "status": "charged"}
+    refunded = refund.handler(dict(payload), lambda_context)
+    assert refund.handler(dict(payload), lambda_context) == refunded
+    forget_records()
+    assert refund.handler(dict(payload), lambda_context) == refunded
+    with pytest.raises(charge.payments.ChargeVoidedError, match="was refunded"):
+        charge.handler(dict(payload), lambda_context)  # a refunded payment is not taken again
+    assert ledger() == {"trip-2026-0001": {**CHARGED, "status": "refunded"}}
+
+
+@pytest.mark.parametrize("expired", [False, True], ids=["replayed", "after-expiry"])
+def test_a_charge_with_another_amount_under_the_same_trip_is_a_conflict(
+    payments_table, load_function, load_event, lambda_context, capsys, expired
+):
+    charge = load_function(PATTERN, "charge")
+    charge.handler(load_event(PATTERN, "payment-payload"), lambda_context)
+    if expired:
+        forget_records()
+    changed = {**load_event(PATTERN, "payment-payload"), "amount": "500.00"}
+    with pytest.raises(charge.payments.PaymentConflictError):
+        charge.handler(changed, lambda_context)
+    assert ledger() == {"trip-2026-0001": CHARGED}
+    (error,) = errors(capsys.readouterr().out)
+    assert (error["message"], error["tripId"], error["exception_name"]) == (
+        "Charge failed",
+        "trip-2026-0001",
+        "PaymentConflictError",
+    )
+
+
+def test_a_refund_of_another_amount_leaves_the_charge_alone(
+    payments_table, load_function, load_event, lambda_context
+):
+    charge = load_function(PATTERN, "charge")
+    charge.handler(load_event(PATTERN, "payment-payload"), lambda_context)
+    refund = load_function(PATTERN, "refund")
+    other = {**load_event(PATTERN, "payment-payload"), "amount": "90.00"}
+    with pytest.raises(refund.payments.PaymentConflictError) as refused:
+        refund.handler(other, lambda_context)
+    assert str(refused.value) == "trip trip-2026-0001 has a payment of 450.00 EUR, not 90.00 EUR"
+    assert ledger() == {"trip-2026-0001": CHARGED}
+
+
+def test_a_declined_charge_raises_logs_and_leaves_no_record(
+    payments_table, load_function, load_event, lambda_context, capsys
 ):
     charge = load_function(PATTERN, "charge")
     payload = {**load_event(PATTERN, "payment-payload"), "amount": "25000.00"}
     with pytest.raises(charge.payments.PaymentDeclinedError, match="over the card's limit"):
         charge.handler(payload, lambda_context)
     assert records() == []  # a later retry may charge again
+    assert ledger() == {}
+    (error,) = errors(capsys.readouterr().out)
+    assert (error["message"], error["tripId"], error["exception_name"]) == (
+        "Charge failed",
+        "trip-2026-0001",
+        "PaymentDeclinedError",
+    )
 
 
-def test_refund_without_a_charge_succeeds(
-    payments_table, load_function, load_event, lambda_context
+def test_a_refund_that_fails_is_logged_once(
+    payments_table, load_function, load_event, lambda_context, capsys
 ):
     refund = load_function(PATTERN, "refund")
-    result = refund.handler(load_event(PATTERN, "payment-payload"), lambda_context)
-    assert result == {"tripId": "trip-2026-0001", "status": "nothing-to-refund"}
-
-
-def test_refund_gives_back_what_was_charged(load_function, load_event):
-    payments = load_function(PATTERN, "payments")
-    gateway = payments.DemoGateway()
-    payload = load_event(PATTERN, "payment-payload")
-    charged = payments.charge(gateway, payload)
-    refunded = payments.refund(gateway, payload)
-    assert refunded["status"] == "refunded"
-    assert refunded["chargeId"] == charged["chargeId"]
-    assert payments.refund(gateway, payload)["status"] == "nothing-to-refund"
+    boto3.client("dynamodb").delete_table(TableName=LEDGER)
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        refund.handler(load_event(PATTERN, "payment-payload"), lambda_context)
+    (error,) = errors(capsys.readouterr().out)
+    assert (error["message"], error["tripId"], error["exception_name"]) == (
+        "Refund failed",
+        "trip-2026-0001",
+        "ResourceNotFoundException",
+    )

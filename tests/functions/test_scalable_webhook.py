@@ -115,6 +115,28 @@ def emitted_metrics(output: str) -> dict[str, float]:
     return totals
 
 
+def logged(output: str) -> list[dict[str, Any]]:
+    """The Powertools JSON log records in captured stdout (metric blobs left out)."""
+    records = []
+    for line in output.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "level" in record and "_aws" not in record:
+            records.append(record)
+    return records
+
+
+def errors(output: str, *keys: str) -> list[dict[str, Any]]:
+    """Each ERROR record as its message, error type and the given keys."""
+    return [
+        {k: r.get(k) for k in ("message", "exception_name", *keys)}
+        for r in logged(output)
+        if r["level"] == "ERROR"
+    ]
+
+
 def queued(queue_url: str) -> list[dict[str, Any]]:
     response = boto3.client("sqs").receive_message(
         QueueUrl=queue_url,
@@ -258,9 +280,9 @@ def test_mixed_batch_fails_only_the_failing_record_and_replays_idempotently(
 
     assert invoke(signed_consumer, batch, lambda_context) == [failing["messageId"]]
     first = stored(table)
-    assert set(first) == {"d-1", "d-2"}
-    assert first["d-1"]["body"] == good_body
-    assert first["d-2"]["messageId"] == dup_first["messageId"]
+    assert set(first) == {"github#d-1", "github#d-2"}
+    assert first["github#d-1"]["body"] == good_body
+    assert first["github#d-2"]["messageId"] == dup_first["messageId"]
     assert emitted_metrics(capsys.readouterr().out) == {
         "DeliveryStored": 2,
         "DuplicateDelivery": 1,
@@ -282,10 +304,10 @@ def test_fixture_batch_is_stored_with_its_metadata(
 
     assert invoke(consumer, sqs_batch["Records"], lambda_context) == []
 
-    stripe_id = hashlib.sha256(stripe["body"].encode()).hexdigest()
+    stripe_id = "stripe#" + hashlib.sha256(stripe["body"].encode()).hexdigest()
     assert stored(table) == {
-        "72d3162e-cc78-11e3-81ab-4c9367dc0958": {
-            "id": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "github#72d3162e-cc78-11e3-81ab-4c9367dc0958": {
+            "id": "github#72d3162e-cc78-11e3-81ab-4c9367dc0958",
             "source": "github",
             "body": github["body"],
             "messageId": github["messageId"],
@@ -311,8 +333,8 @@ def test_same_delivery_twice_is_stored_once(
     assert invoke(consumer, [redelivered], lambda_context) == []
 
     items = stored(table)
-    assert list(items) == ["d-42"]
-    assert items["d-42"]["messageId"] == first["messageId"]
+    assert list(items) == ["github#d-42"]
+    assert items["github#d-42"]["messageId"] == first["messageId"]
 
 
 def test_id_falls_back_to_sha256_of_the_body(
@@ -325,11 +347,9 @@ def test_id_falls_back_to_sha256_of_the_body(
     assert invoke(consumer, records, lambda_context) == []
 
     items = stored(table)
-    assert set(items) == {
-        hashlib.sha256(body.encode()).hexdigest(),
-        hashlib.sha256(other.encode()).hexdigest(),
-    }
-    assert items[hashlib.sha256(body.encode()).hexdigest()]["messageId"] == records[0]["messageId"]
+    body_id = "github#" + hashlib.sha256(body.encode()).hexdigest()
+    assert set(items) == {body_id, "github#" + hashlib.sha256(other.encode()).hexdigest()}
+    assert items[body_id]["messageId"] == records[0]["messageId"]
 
 
 def test_dynamodb_error_is_a_batch_item_failure(
@@ -339,7 +359,7 @@ def test_dynamodb_error_is_a_batch_item_failure(
     too_big = sqs_record(template, OVERSIZED_BODY, delivery_id="d-too-big")
 
     assert invoke(consumer, [fine, too_big], lambda_context) == [too_big["messageId"]]
-    assert set(stored(table)) == {"d-fine"}
+    assert set(stored(table)) == {"github#d-fine"}
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics")
@@ -374,7 +394,7 @@ def test_malformed_record_is_a_failure_not_dropped(
     break_record(broken)
 
     assert invoke(consumer, [fine, broken], lambda_context) == [broken["messageId"]]
-    assert set(stored(table)) == {"d-fine"}
+    assert set(stored(table)) == {"github#d-fine"}
 
 
 # --- signature verification ----------------------------------------------------------------
@@ -400,7 +420,7 @@ def test_valid_signature_is_accepted(
     record = sqs_record(template, body, signature=signature, delivery_id="d-signed")
 
     assert invoke(signed_consumer, [record], lambda_context) == []
-    assert stored(table)["d-signed"]["body"] == body
+    assert stored(table)["github#d-signed"]["body"] == body
 
 
 @pytest.mark.parametrize(
@@ -447,7 +467,7 @@ def test_configured_algorithm_is_used(
     sha256 = sqs_record(template, "{}", signature=f"sha256={sign('{}')}", delivery_id="d-256")
 
     assert invoke(consumer, [sha512, sha256], lambda_context) == []
-    assert set(stored(table)) == {"d-512"}
+    assert set(stored(table)) == {"github#d-512"}
 
 
 def test_unknown_algorithm_fails_at_import(
@@ -682,8 +702,8 @@ def test_publisher_output_is_what_the_consumer_reads(
 
     assert invoke(consumer, records, lambda_context) == []
     items = stored(table)
-    assert list(items) == ["72d3162e-cc78-11e3-81ab-4c9367dc0958"]
-    assert items["72d3162e-cc78-11e3-81ab-4c9367dc0958"]["body"] == api_event["body"]
+    assert list(items) == ["github#72d3162e-cc78-11e3-81ab-4c9367dc0958"]
+    assert items["github#72d3162e-cc78-11e3-81ab-4c9367dc0958"]["body"] == api_event["body"]
 
 
 @pytest.mark.filterwarnings("ignore:A test tried to use socket")
@@ -691,3 +711,277 @@ def test_network_is_disabled() -> None:
     # Creating the socket is what pytest-socket blocks (and it needs no DNS look-up).
     with pytest.raises(SocketBlockedError):
         socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+
+# --- hardening: per-source dedupe, logged failures, every request answered ------------------
+
+
+def logging_to_capsys(load_function: LoadFunction, module: str) -> ModuleType:
+    """Load a handler inside the test: its logger binds the stdout of the moment, and capsys
+    replaces stdout only once the test runs (a fixture-loaded handler logs elsewhere)."""
+    return load_function(PATTERN, module)
+
+
+def item(record: dict[str, Any], key: str, source: str) -> dict[str, Any]:
+    return {
+        "id": key,
+        "source": source,
+        "body": record["body"],
+        "messageId": record["messageId"],
+        "receivedAt": Decimal(record["attributes"]["SentTimestamp"]),
+    }
+
+
+def test_one_delivery_id_from_two_sources_is_stored_for_each(
+    consumer: ModuleType,
+    table: Any,
+    template: dict[str, Any],
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    github = sqs_record(template, template["body"], source="github", delivery_id="1001")
+    stripe = sqs_record(template, '{"type":"invoice.paid"}', source="stripe", delivery_id="1001")
+
+    assert invoke(consumer, [github], lambda_context) == []
+    assert invoke(consumer, [stripe], lambda_context) == []
+
+    assert stored(table) == {
+        "github#1001": item(github, "github#1001", "github"),
+        "stripe#1001": item(stripe, "stripe#1001", "stripe"),
+    }
+    assert emitted_metrics(capsys.readouterr().out) == {"DeliveryStored": 2}
+
+    # Redelivered, each is a duplicate of its own source's delivery only.
+    assert invoke(consumer, [stripe, github], lambda_context) == []
+    assert len(stored(table)) == 2
+    assert emitted_metrics(capsys.readouterr().out) == {"DuplicateDelivery": 2}
+
+
+def test_identical_bodies_from_two_sources_are_stored_for_each(
+    consumer: ModuleType, table: Any, template: dict[str, Any], lambda_context: Any
+) -> None:
+    body = json.dumps({"event": "ping"})
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    github = sqs_record(template, body, source="github")
+    stripe = sqs_record(template, body, source="stripe")
+    github_again = sqs_record(template, body, source="github")
+
+    assert invoke(consumer, [github, stripe, github_again], lambda_context) == []
+
+    assert stored(table) == {
+        f"github#{digest}": item(github, f"github#{digest}", "github"),
+        f"stripe#{digest}": item(stripe, f"stripe#{digest}", "stripe"),
+    }
+
+
+def test_a_source_cannot_spell_another_sources_key(
+    consumer: ModuleType, table: Any, template: dict[str, Any], lambda_context: Any
+) -> None:
+    # The direct integration queues any path segment as the source, `#` included.
+    first = sqs_record(template, "{}", source="a#b", delivery_id="c")
+    second = sqs_record(template, "{}", source="a", delivery_id="b#c")
+
+    assert invoke(consumer, [first, second], lambda_context) == []
+
+    assert set(stored(table)) == {"a%23b#c", "a#b#c"}
+
+
+def _set_attribute(name: str, value: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: record["messageAttributes"].update({name: value})
+
+
+@pytest.mark.parametrize(
+    ("break_record", "error"),
+    [
+        pytest.param(
+            lambda r: r["messageAttributes"].pop("source"),
+            "InvalidDeliveryError",
+            id="no-source-attribute",
+        ),
+        pytest.param(
+            _set_attribute("source", {"binaryValue": "Z2l0aHVi", "dataType": "Binary"}),
+            "InvalidDeliveryError",
+            id="binary-source",
+        ),
+        pytest.param(
+            lambda r: r.update(messageAttributes=None), "InvalidDeliveryError", id="attributes-null"
+        ),
+        pytest.param(
+            lambda r: r.update(attributes=None), "InvalidDeliveryError", id="system-attributes-null"
+        ),
+        pytest.param(
+            lambda r: r["attributes"].update(SentTimestamp="yesterday"),
+            "InvalidDeliveryError",
+            id="sent-timestamp-not-a-number",
+        ),
+        pytest.param(lambda r: r.update(body=None), "InvalidDeliveryError", id="no-body"),
+        pytest.param(lambda r: r.update(body=OVERSIZED_BODY), "ClientError", id="too-big-to-store"),
+    ],
+)
+def test_each_failed_record_is_logged_once_with_its_id_and_error(
+    capsys: pytest.CaptureFixture[str],
+    load_function: LoadFunction,
+    table: Any,
+    template: dict[str, Any],
+    lambda_context: Any,
+    break_record: Callable[[dict[str, Any]], Any],
+    error: str,
+) -> None:
+    consumer = logging_to_capsys(load_function, "consumer")
+    fine = sqs_record(template, template["body"], delivery_id="d-fine")
+    broken = sqs_record(template, template["body"], delivery_id="d-broken")
+    break_record(broken)
+
+    assert invoke(consumer, [fine, broken, fine], lambda_context) == [broken["messageId"]]
+
+    assert set(stored(table)) == {"github#d-fine"}
+    assert errors(capsys.readouterr().out, "messageId") == [
+        {
+            "message": "Delivery failed; SQS will redeliver it",
+            "exception_name": error,
+            "messageId": broken["messageId"],
+        }
+    ]
+
+
+def padded_body(size: int) -> str:
+    """A JSON body of exactly `size` bytes."""
+    body = '{"pad":"' + "x" * (size - 10) + '"}'
+    assert len(body.encode()) == size
+    return body
+
+
+def sqs_size_of_attributes(api_event: dict[str, Any]) -> int:
+    """What SQS counts for the publisher's attributes: name + "String" + value, each."""
+    values = {
+        "source": "github",
+        "signature": api_event["headers"]["X-Hub-Signature-256"],
+        "deliveryId": api_event["headers"]["X-GitHub-Delivery"],
+    }
+    return sum(len(name) + len("String") + len(value) for name, value in values.items())
+
+
+@pytest.mark.parametrize("excess", [1, 1024 * 1024])
+def test_publisher_answers_413_to_a_delivery_over_the_message_limit(
+    capsys: pytest.CaptureFixture[str],
+    load_function: LoadFunction,
+    queue_url: str,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+    excess: int,
+) -> None:
+    publisher = logging_to_capsys(load_function, "publisher")
+    limit = 256 * 1024
+    api_event["body"] = padded_body(limit - sqs_size_of_attributes(api_event) + excess)
+
+    response = publisher.handler(api_event, lambda_context)
+
+    assert response == {
+        "statusCode": 413,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(
+            {
+                "message": f"Delivery is {limit + excess} bytes with its source, signature and "
+                f"delivery id; at most {limit} bytes are accepted"
+            }
+        ),
+    }
+    assert queued(queue_url) == []
+    assert errors(capsys.readouterr().out) == []
+
+
+def test_publisher_queues_a_delivery_of_exactly_the_message_limit(
+    publisher: ModuleType, queue_url: str, api_event: dict[str, Any], lambda_context: Any
+) -> None:
+    body = padded_body(256 * 1024 - sqs_size_of_attributes(api_event))
+    api_event["body"] = base64.b64encode(body.encode()).decode()
+    api_event["isBase64Encoded"] = True  # the limit applies to the decoded body
+
+    assert publisher.handler(api_event, lambda_context)["statusCode"] == 202
+    assert queued(queue_url)[0]["Body"] == body
+
+
+def test_publisher_answers_500_and_logs_once_when_the_queue_fails(
+    capsys: pytest.CaptureFixture[str],
+    load_function: LoadFunction,
+    queue_url: str,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+) -> None:
+    publisher = logging_to_capsys(load_function, "publisher")
+    boto3.client("sqs").delete_queue(QueueUrl=queue_url)
+
+    response = publisher.handler(api_event, lambda_context)
+
+    assert response == {
+        "statusCode": 500,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps({"message": "Delivery not queued; retry it later"}),
+    }
+    assert errors(capsys.readouterr().out, "correlation_id") == [
+        {
+            "message": "Delivery not queued",
+            "exception_name": "QueueDoesNotExist",
+            "correlation_id": api_event["requestContext"]["requestId"],
+        }
+    ]
+
+
+SOURCE_RULE = "source must be 1-64 characters of A-Z, a-z, 0-9, '_', '.' or '-'"
+SIGNATURE = "sha256=88505a6bdde5b7a0bd97199632c6de4b08166a0e4efc0b30938f66303a8385f2"
+ALL_ATTRIBUTES = {
+    "source": {"StringValue": "github", "DataType": "String"},
+    "signature": {"StringValue": SIGNATURE, "DataType": "String"},
+    "deliveryId": {"StringValue": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "DataType": "String"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "outcome"),
+    [
+        pytest.param(
+            lambda e: e.update(headers=None, multiValueHeaders=None),
+            202,
+            {"source": ALL_ATTRIBUTES["source"]},
+            id="headers-null",
+        ),
+        pytest.param(lambda e: e.pop("headers"), 202, ALL_ATTRIBUTES, id="multi-value-only"),
+        pytest.param(lambda e: e.pop("requestContext"), 202, ALL_ATTRIBUTES, id="no-context"),
+        pytest.param(lambda e: e.pop("body"), 400, "Request body is required", id="no-body"),
+        pytest.param(
+            lambda e: e.update(body="<xml/>"),
+            400,
+            "Request body must be valid JSON",
+            id="body-not-json",
+        ),
+        pytest.param(
+            lambda e: e.update(body={"ref": "main"}),
+            400,
+            "Request body must be valid JSON",
+            id="body-not-text",
+        ),
+        pytest.param(lambda e: e.pop("pathParameters"), 400, SOURCE_RULE, id="no-path-parameters"),
+    ],
+)
+def test_publisher_answers_every_malformed_event(
+    capsys: pytest.CaptureFixture[str],
+    load_function: LoadFunction,
+    queue_url: str,
+    api_event: dict[str, Any],
+    lambda_context: Any,
+    change: Callable[[dict[str, Any]], Any],
+    status: int,
+    outcome: Any,
+) -> None:
+    publisher = logging_to_capsys(load_function, "publisher")
+    change(api_event)
+
+    response = publisher.handler(api_event, lambda_context)
+
+    assert response["statusCode"] == status
+    if status == 202:
+        assert queued(queue_url)[0]["MessageAttributes"] == outcome
+    else:
+        assert json.loads(response["body"]) == {"message": outcome}
+        assert queued(queue_url) == []
+    assert errors(capsys.readouterr().out) == []

@@ -22,6 +22,7 @@ from statelint.linter import Linter
 
 from components.core import streams
 from components.stream_workflow import (
+    EXAMPLE_TEMPLATE,
     EXAMPLE_WRITEBACK,
     StreamWorkflowArgs,
     Writeback,
@@ -301,3 +302,80 @@ def test_example_writeback_guards_on_the_attribute_it_writes():
     assert EXAMPLE_WRITEBACK.guard_pattern()["dynamodb"]["NewImage"]["totalCost"] == {
         "S": [{"exists": False}]
     }
+
+
+EXACT = "12345678901234567890.123456789"  # more digits than a float, or Python's default 28
+TYPED_TEMPLATE = (
+    '{"Keys": <$.dynamodb.Keys>, "launchId": "<$.dynamodb.Keys.pk.S>", '
+    '"instanceType": "<$.dynamodb.NewImage.instanceType.S>", '
+    '"instanceCount": <$.dynamodb.NewImage.instanceCount>, '
+    '"runtimeHours": <$.dynamodb.NewImage.runtimeHours>, '
+    '"volumeGb": <$.dynamodb.NewImage.volumeGb>, '
+    '"filesystemGb": <$.dynamodb.NewImage.filesystemGb>, '
+    '"checksums": <$.dynamodb.NewImage.checksums>, "owner": <$.dynamodb.NewImage.owner>}'
+)
+
+
+def log_records(output: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [line for line in lines if "level" in line]
+
+
+@pytest.mark.parametrize("template", [EXAMPLE_TEMPLATE, TYPED_TEMPLATE])
+def test_collect_keeps_every_digit_of_a_real_record(
+    load_function, load_event, lambda_context, template
+):
+    """A record with a binary sort key, sets, maps and lists, and figures beyond a float,
+    rendered by the example template (figures as text) or one passing typed attributes."""
+    steps = load_function("stream-workflow", "steps")
+    record = load_event("stream-workflow", "launch-insert")
+    args = StreamWorkflowArgs(filter=COMPLETE, input_template=template)
+    assert matches(args.pipe_filter(), record)
+    (transformed,) = pipe_input(args, record)
+    usage = steps.collect({"record": transformed, "results": {}}, lambda_context)
+    assert usage == {
+        "launchId": "LAUNCH#2026-03-01-002",
+        "instanceType": "c6g.4xlarge",
+        "instanceHours": EXACT,
+        "volumeGbHours": "6172839450617283945.0617283945",
+        "filesystemGbHours": "24691357802469135780.246913578",
+    }
+
+
+@pytest.mark.parametrize(
+    ("figure", "error", "attribute"),
+    [
+        ("NaN", "InvalidAttributeError", "runtimeHours"),
+        ({"N": "12.3.4"}, "InvalidAttributeError", "runtimeHours"),
+        ({"S": "2.5"}, "InvalidAttributeError", "runtimeHours"),
+        ("", "InvalidAttributeError", "runtimeHours"),
+        (None, "UsageMissing", None),
+    ],
+)
+def test_a_bad_figure_fails_the_step_with_one_error_line(
+    load_function, lambda_context, capsys, figure, error, attribute
+):
+    steps = load_function("stream-workflow", "steps")
+    keys = {"pk": {"S": "LAUNCH#1"}, "sk": {"B": "3q2+7w=="}}
+    record = {
+        "Keys": keys,
+        "launchId": "LAUNCH#1",
+        "instanceType": "c6g.4xlarge",
+        "instanceCount": "4",
+        "volumeGb": "500",
+        "filesystemGb": "1200",
+    }
+    if figure is not None:
+        record["runtimeHours"] = figure
+    with pytest.raises(Exception) as raised:  # its exact type is asserted below
+        steps.collect({"record": record, "results": {}}, lambda_context)
+    assert type(raised.value).__name__ == error  # the name Retry and Catch match
+    assert getattr(raised.value, "attribute", None) == attribute
+    failed = [
+        {k: line.get(k) for k in ("message", "exception_name", "keys", "launchId")}
+        for line in log_records(capsys.readouterr().out)
+        if line["level"] == "ERROR"
+    ]
+    assert failed == [
+        {"message": "Step failed", "exception_name": error, "keys": keys, "launchId": "LAUNCH#1"}
+    ]

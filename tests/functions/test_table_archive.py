@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import hashlib
 import json
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,9 @@ EXPECTED_KEYS = [
 
 
 @pytest.fixture
-def archiver(monkeypatch, load_function):
+def load_archiver(monkeypatch, load_function):
+    """moto with the archive bucket; loads the archiver with its puts counted (call it in the
+    test when it reads log lines: a module loaded during setup logs to setup's capture)."""
     monkeypatch.setenv("BUCKET_NAME", BUCKET)
     monkeypatch.setenv("ARCHIVE_PREFIX", PREFIX)
     monkeypatch.setenv("SOURCE_TABLE_NAME", TABLE)
@@ -36,13 +39,23 @@ def archiver(monkeypatch, load_function):
         boto3.client("s3").create_bucket(
             Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
-        module = load_function("table-archive", "archiver")
-        puts: list[str] = []
-        module.s3.meta.events.register(
-            "provide-client-params.s3.PutObject", lambda params, **_: puts.append(params["Key"])
-        )
-        module.puts = puts
-        yield module
+
+        def load():
+            module = load_function("table-archive", "archiver")
+            puts: list[str] = []
+            module.s3.meta.events.register(
+                "provide-client-params.s3.PutObject",
+                lambda params, **_: puts.append(params["Key"]),
+            )
+            module.puts = puts
+            return module
+
+        yield load
+
+
+@pytest.fixture
+def archiver(load_archiver):
+    return load_archiver()
 
 
 def objects() -> dict[str, list[dict[str, Any]]]:
@@ -146,11 +159,154 @@ def test_with_several_failed_groups_lambda_resumes_at_the_earliest(
     assert sorted(objects()) == [EXPECTED_KEYS[0]]
 
 
-def test_a_malformed_record_raises_so_the_mapping_bisects(archiver, load_event, lambda_context):
+def log_records(output: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [line for line in lines if "level" in line]
+
+
+def errors(output: str, *keys: str) -> list[dict[str, Any]]:
+    """Each ERROR line, reduced to its message, exception type and the given keys."""
+    return [
+        {k: line.get(k) for k in ("message", "exception_name", *keys)}
+        for line in log_records(output)
+        if line["level"] == "ERROR"
+    ]
+
+
+def emitted_metrics(output: str) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for line in output.splitlines():
+        blob = json.loads(line) if line.startswith("{") else {}
+        for directive in blob.get("_aws", {}).get("CloudWatchMetrics", []):
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                total = sum(value) if isinstance(value, list) else value
+                totals[metric["Name"]] = totals.get(metric["Name"], 0) + total
+    return totals
+
+
+def test_a_record_without_a_sequence_number_fails_the_whole_batch(
+    load_archiver, load_event, lambda_context, capsys
+):
+    """No batch item failure can name it, so the batch fails and the mapping bisects it."""
+    archiver = load_archiver()
     event = load_event("table-archive", "stream-batch")
     del event["Records"][2]["dynamodb"]["SequenceNumber"]
-    with pytest.raises(KeyError):
+    with pytest.raises(ValueError) as raised:
         archiver.handler(event, lambda_context)
+    assert type(raised.value).__name__ == "UnidentifiableRecordError"
+    assert archiver.puts == []
+    assert errors(capsys.readouterr().out, "eventId") == [
+        {
+            "message": "Record without a sequence number; the whole batch fails",
+            "exception_name": "UnidentifiableRecordError",
+            "eventId": event["Records"][2]["eventID"],
+        }
+    ]
+
+
+def _bad_number(change):
+    change["NewImage"]["total"] = {"N": "12.3.4"}
+
+
+def _not_a_number(change):
+    change["NewImage"]["lines"]["L"][1] = {"N": "NaN"}  # boto3 read it as NaN, archived `NaN`
+
+
+def _bad_base64(change):
+    change["NewImage"]["blobs"] = {"BS": ["AQID", "not base64!"]}
+
+
+def _unknown_type(change):
+    change["NewImage"]["status"] = {"X": "PLACED"}
+
+
+def _no_creation_time(change):
+    del change["ApproximateCreationDateTime"]
+
+
+def _no_keys(change):
+    del change["Keys"]
+
+
+@pytest.mark.parametrize(
+    ("break_record", "error"),
+    [
+        (_bad_number, "InvalidAttributeError"),
+        (_not_a_number, "InvalidAttributeError"),
+        (_bad_base64, "InvalidAttributeError"),
+        (_unknown_type, "InvalidAttributeError"),
+        (_no_creation_time, "KeyError"),
+        (_no_keys, "KeyError"),
+    ],
+)
+def test_a_poison_record_is_reported_and_the_records_before_it_are_archived(
+    load_archiver, load_event, lambda_context, capsys, break_record, error
+):
+    archiver = load_archiver()
+    event = load_event("table-archive", "stream-batch")
+    poison = event["Records"][2]  # the first record of hour 10
+    break_record(poison["dynamodb"])
+    response = archiver.handler(event, lambda_context)
+    # Lambda resumes at the poison: it and the records after it are retried, none is lost.
+    assert response == {"batchItemFailures": [{"itemIdentifier": f"{SEQ}03"}]}
+    assert sorted(objects()) == [EXPECTED_KEYS[0]]
+    output = capsys.readouterr().out
+    assert errors(output, "eventId", "sequenceNumber") == [
+        {
+            "message": "Record cannot be archived; the shard resumes at it",
+            "exception_name": error,
+            "eventId": poison["eventID"],
+            "sequenceNumber": f"{SEQ}03",
+        }
+    ]
+    assert emitted_metrics(output) == {
+        "ArchivedRecords": 2,
+        "ArchiveObjects": 1,
+        "UnarchivableRecords": 1,
+    }
+
+
+def test_the_archived_records_metric_counts_only_written_records(
+    load_archiver, load_event, lambda_context, capsys
+):
+    archiver = load_archiver()
+    fail_puts_for(archiver, {"10"})
+    response = archiver.handler(load_event("table-archive", "stream-batch"), lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": f"{SEQ}03"}]}
+    output = capsys.readouterr().out
+    assert emitted_metrics(output) == {
+        "ArchivedRecords": 4,  # hours 09 and 11; hour 10's two records were not written
+        "ArchiveObjects": 2,
+        "FailedArchiveObjects": 1,
+    }
+    assert errors(output, "sequenceNumber", "records") == [
+        {
+            "message": "Archive write failed; the shard resumes at its lowest sequence number",
+            "exception_name": "ClientError",
+            "sequenceNumber": f"{SEQ}03",
+            "records": 2,
+        }
+    ]
+
+
+# The bytes each fixture object was archived with before the decoder moved to ddb_json.
+ARCHIVED_SHA256 = {
+    EXPECTED_KEYS[0]: "feabe7e26f43b7fc071d61677587d2fea19e705d467a68a2d907c5d9127c868a",
+    EXPECTED_KEYS[1]: "a2a48db3b138fa4d9e8ef71ada1404b8b27afe9a6905a76bdd37a257ba44ad53",
+    EXPECTED_KEYS[2]: "2804eff1140a474cad43df4e0a84a17fde5d01cb5d560e0f7410992e14ba52f9",
+}
+
+
+def test_archived_objects_keep_their_bytes(archiver, load_event, lambda_context):
+    """A replay after an upgrade overwrites each object with the very same bytes."""
+    archiver.handler(load_event("table-archive", "stream-batch"), lambda_context)
+    s3 = boto3.client("s3")
+    stored = {
+        key: hashlib.sha256(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).hexdigest()
+        for key in EXPECTED_KEYS
+    }
+    assert stored == ARCHIVED_SHA256
 
 
 def test_an_empty_batch_writes_nothing(archiver, lambda_context):

@@ -11,11 +11,15 @@ expected calls cannot express.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import json
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import unquote
@@ -28,6 +32,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 
+from components.websocket_api import WebSocketApi, WebSocketApiArgs
+
 PATTERN = "websocket-api"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -36,6 +42,7 @@ SESSIONS = "ws-test-sessions"
 TOGGLES = "ws-test-toggles"
 CALLBACK_URL = f"https://abc123defg.execute-api.{REGION}.amazonaws.com/live"
 CONNECTION_TTL_S = 2 * 3600 + 600
+FUNCTION = "aws:lambda/function:Function"
 
 pytestmark = pytest.mark.disable_socket
 
@@ -150,6 +157,28 @@ def stubber_any() -> Any:
     from botocore.stub import ANY
 
     return ANY
+
+
+def logged(output: str) -> list[dict[str, Any]]:
+    """The Powertools JSON log records in captured stdout (metric blobs left out)."""
+    records = []
+    for line in output.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and "level" in record and "_aws" not in record:
+            records.append(record)
+    return records
+
+
+def errors(output: str, *keys: str) -> list[dict[str, Any]]:
+    """Each ERROR record as its message, error type and the given keys."""
+    return [
+        {k: r.get(k) for k in ("message", "exception_name", *keys)}
+        for r in logged(output)
+        if r["level"] == "ERROR"
+    ]
 
 
 # --- connect / disconnect / sessions -------------------------------------------------------
@@ -320,6 +349,14 @@ def test_send_reaches_a_live_connection_once(aws, load_function: LoadFunction):
     put_connection("live-1", "u-1")
     assert sweeper.sender.send("live-1", {"type": "hello", "n": Decimal("3")}) is True
     assert delivered() == {"live-1": b'{"type":"hello","n":3}'}
+
+
+def test_send_writes_numbers_read_from_dynamodb_exactly(aws, load_function: LoadFunction):
+    sweeper = load_function(PATTERN, "sweeper")
+    put_connection("live-1", "u-1")
+    exact = Decimal("12345678901234567890.123456789")
+    assert sweeper.sender.send("live-1", {"n": exact, "tags": {"b", "a"}}) is True
+    assert delivered() == {"live-1": b'{"n":12345678901234567890.123456789,"tags":["a","b"]}'}
 
 
 def test_send_to_a_gone_client_removes_it_and_returns_false(aws, load_function: LoadFunction):
@@ -537,3 +574,519 @@ def test_snapshot_retries_a_registered_connection_that_is_not_open_yet(
     table(CONNECTIONS).delete_item(Key={"connectionId": "CjPZpeSfDoECGrg="})
     with gone(snapshot.sender.client, {"CjPZpeSfDoECGrg="}):
         assert snapshot.handler(event, lambda_context) == {"batchItemFailures": []}
+
+
+# --- hardening: every request answered, every failure logged, nothing personal at INFO -----
+
+ECHO_LIMIT = 100
+
+
+def test_connect_logs_ids_and_shapes_never_the_user_id(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    connect = load_function(PATTERN, "connect")
+    assert connect.handler(load_event(PATTERN, "connect"), lambda_context)["statusCode"] == 200
+    output = capsys.readouterr().out
+    (connected,) = [r for r in logged(output) if r["message"] == "Connected"]
+    assert (connected["level"], connected["connectionId"], connected["resumed"]) == (
+        "INFO",
+        "CjPZpeSfDoECGrg=",
+        False,
+    )
+    assert connected["userIdSource"] == "protocol_header"
+    assert "u-3f9c2a7e41b8" not in output
+
+
+def test_disconnect_logs_no_user_id(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    connect = load_function(PATTERN, "connect")
+    disconnect = load_function(PATTERN, "disconnect")
+    connect.handler(load_event(PATTERN, "connect"), lambda_context)
+    capsys.readouterr()
+    assert disconnect.handler(load_event(PATTERN, "disconnect"), lambda_context) == {
+        "statusCode": 200
+    }
+    output = capsys.readouterr().out
+    (record,) = [r for r in logged(output) if r["message"] == "Disconnected"]
+    assert (record["connectionId"], record["known"]) == ("CjPZpeSfDoECGrg=", True)
+    assert "u-3f9c2a7e41b8" not in output
+
+
+NO_CONNECTION = {"error": "event has no requestContext.connectionId"}
+NO_USER_ID = {
+    "error": "the Sec-WebSocket-Protocol header must carry a user id of 1-128 letters, "
+    "digits or ._~-"
+}
+SUBPROTOCOL = {"Sec-WebSocket-Protocol": "u-3f9c2a7e41b8"}
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "answer"),
+    [
+        pytest.param(lambda e: e.update(headers=None), 200, SUBPROTOCOL, id="headers-null"),
+        pytest.param(lambda e: e.pop("headers"), 200, SUBPROTOCOL, id="multi-value-headers-only"),
+        pytest.param(
+            lambda e: e.update(headers=None, multiValueHeaders=None),
+            400,
+            NO_USER_ID,
+            id="no-headers-at-all",
+        ),
+        pytest.param(
+            lambda e: e["headers"].update({"Sec-WebSocket-Protocol": ["u-1"]}),
+            400,
+            NO_USER_ID,
+            id="header-not-text",
+        ),
+        pytest.param(lambda e: e.pop("requestContext"), 400, NO_CONNECTION, id="no-context"),
+        pytest.param(
+            lambda e: e["requestContext"].pop("connectionId"), 400, NO_CONNECTION, id="no-id"
+        ),
+        pytest.param(lambda e: e.update(body="not json"), 200, SUBPROTOCOL, id="body-not-json"),
+    ],
+)
+def test_connect_answers_every_malformed_event(
+    aws,
+    load_function: LoadFunction,
+    load_event: LoadEvent,
+    lambda_context,
+    capsys,
+    change,
+    status,
+    answer,
+):
+    connect = load_function(PATTERN, "connect")
+    event = load_event(PATTERN, "connect")
+    change(event)
+    response = connect.handler(event, lambda_context)
+    if status == 200:
+        assert response == {"statusCode": 200, "headers": answer}
+        assert table(CONNECTIONS).get_item(Key={"connectionId": "CjPZpeSfDoECGrg="})["Item"]
+    else:
+        assert response == {"statusCode": status, "body": json.dumps(answer, separators=(",", ":"))}
+        assert table(CONNECTIONS).scan()["Items"] == []
+    assert errors(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "status"),
+    [
+        pytest.param(lambda e: e.pop("requestContext"), 400, id="no-context"),
+        pytest.param(lambda e: e.update(requestContext=None), 400, id="context-null"),
+        pytest.param(lambda e: e["requestContext"].pop("connectionId"), 400, id="no-id"),
+        pytest.param(lambda e: e.update(headers=None), 200, id="headers-null"),
+        pytest.param(lambda e: e.pop("headers"), 200, id="multi-value-headers-only"),
+        pytest.param(lambda e: e.update(body="not json"), 200, id="body-not-json"),
+    ],
+)
+def test_disconnect_answers_every_malformed_event(
+    aws,
+    load_function: LoadFunction,
+    load_event: LoadEvent,
+    lambda_context,
+    capsys,
+    change,
+    status,
+):
+    disconnect = load_function(PATTERN, "disconnect")
+    put_connection("CjPZpeSfDoECGrg=", "u-3f9c2a7e41b8")
+    event = load_event(PATTERN, "disconnect")
+    change(event)
+    response = disconnect.handler(event, lambda_context)
+    remaining = table(CONNECTIONS).scan()["Items"]
+    if status == 200:
+        assert response == {"statusCode": 200}
+        assert remaining == []
+    else:
+        assert response == {
+            "statusCode": 400,
+            "body": json.dumps(NO_CONNECTION, separators=(",", ":")),
+        }
+        assert [i["connectionId"] for i in remaining] == ["CjPZpeSfDoECGrg="]
+    assert errors(capsys.readouterr().out) == []
+
+
+NOT_A_MESSAGE = 'messages must be JSON objects with a string "action"'
+
+
+@pytest.mark.parametrize(
+    ("change", "action"),
+    [
+        pytest.param(lambda e: e.pop("body"), None, id="no-body"),
+        pytest.param(lambda e: e.update(body="not json"), None, id="body-not-json"),
+        pytest.param(lambda e: e.update(body='["subscribe"]'), None, id="body-not-an-object"),
+        pytest.param(lambda e: e.update(body={"action": "subscribe"}), None, id="body-not-text"),
+        pytest.param(lambda e: e.update(body='{"action": 7}'), None, id="action-not-text"),
+        pytest.param(
+            lambda e: e.update(body="eyJhY3Rpb24iOiAic3Vic2NyaWJlIn0=", isBase64Encoded=True),
+            "subscribe",
+            id="base64-encoded",
+        ),
+        pytest.param(
+            lambda e: e.update(body="not base64!", isBase64Encoded=True), None, id="bad-base64"
+        ),
+        pytest.param(lambda e: e.update(headers=None), "subscribe", id="headers-null"),
+        pytest.param(lambda e: e.pop("requestContext"), "subscribe", id="no-context"),
+        pytest.param(
+            lambda e: e.update(multiValueHeaders={"Host": ["x"]}), "subscribe", id="multi-only"
+        ),
+    ],
+)
+def test_default_answers_every_malformed_event(
+    aws,
+    monkeypatch,
+    load_function: LoadFunction,
+    load_event: LoadEvent,
+    lambda_context,
+    capsys,
+    change,
+    action,
+):
+    monkeypatch.setenv("KNOWN_ACTIONS", "echo")
+    default = load_function(PATTERN, "default")
+    event = load_event(PATTERN, "message")
+    change(event)
+    response = default.handler(event, lambda_context)
+    error = NOT_A_MESSAGE if action is None else f"unknown action {action!r}"
+    assert response == {
+        "statusCode": 400,
+        "body": json.dumps(
+            {"error": error, "action": action, "actions": ["echo"]}, separators=(",", ":")
+        ),
+    }
+    assert errors(capsys.readouterr().out) == []
+
+
+@pytest.mark.parametrize(
+    ("length", "shown"),
+    [
+        (ECHO_LIMIT, "a" * ECHO_LIMIT),
+        (ECHO_LIMIT + 1, "a" * ECHO_LIMIT + "\u2026"),
+        (200_000, "a" * ECHO_LIMIT + "\u2026"),
+    ],
+)
+def test_default_echoes_at_most_100_characters_of_an_action(
+    aws,
+    monkeypatch,
+    load_function: LoadFunction,
+    load_event: LoadEvent,
+    lambda_context,
+    capsys,
+    length,
+    shown,
+):
+    monkeypatch.setenv("KNOWN_ACTIONS", "echo")
+    default = load_function(PATTERN, "default")
+    event = load_event(PATTERN, "message")
+    event["body"] = json.dumps({"action": "a" * length})
+    response = default.handler(event, lambda_context)
+    assert json.loads(response["body"]) == {
+        "error": f"unknown action {shown!r}",
+        "action": shown,
+        "actions": ["echo"],
+    }
+    (record,) = [r for r in logged(capsys.readouterr().out) if r["message"] == "Unroutable message"]
+    assert (record["action"], record["connectionId"]) == (shown, "CjPZpeSfDoECGrg=")
+    assert len(json.dumps(record)) < 2_000
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_connect_answers_500_and_logs_once_when_the_registry_fails(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    connect = load_function(PATTERN, "connect")
+    table(SESSIONS).delete()
+    response = connect.handler(load_event(PATTERN, "connect"), lambda_context)
+    assert response == {"statusCode": 500, "body": '{"error":"internal error"}'}
+    assert errors(capsys.readouterr().out, "connectionId") == [
+        {
+            "message": "Request failed",
+            "exception_name": "ResourceNotFoundException",
+            "connectionId": "CjPZpeSfDoECGrg=",
+        }
+    ]
+
+
+def test_disconnect_answers_500_and_logs_once_when_the_registry_fails(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    disconnect = load_function(PATTERN, "disconnect")
+    table(CONNECTIONS).delete()
+    response = disconnect.handler(load_event(PATTERN, "disconnect"), lambda_context)
+    assert response["statusCode"] == 500
+    assert errors(capsys.readouterr().out, "connectionId") == [
+        {
+            "message": "Request failed",
+            "exception_name": "ResourceNotFoundException",
+            "connectionId": "CjPZpeSfDoECGrg=",
+        }
+    ]
+
+
+# --- stream batches: decoded with ddb_json, every poison record a logged item failure -------
+
+TOGGLE_EVENT_IDS = ("c4ca4238a0b923820dcc509a6f75849b", "c81e728d9d4c2f636f067f89cc14862c")
+NEW_CHECKOUT = (
+    b'{"type":"toggle","featureId":"new-checkout","name":"New checkout","isActive":false}'
+)
+
+
+def test_broadcast_decodes_binary_and_exact_number_attributes(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    broadcast = load_function(PATTERN, "broadcast")
+    put_connection("c-1", "u-1")
+    event = load_event(PATTERN, "toggles-stream")
+    event["Records"][0]["dynamodb"]["NewImage"].update(
+        {
+            "icon": {"B": "iVBORw0KGgo="},
+            "variants": {"BS": ["AQ==", "Ag=="]},
+            "rollout": {"N": "12345678901234567890.123456789"},
+            "rules": {"M": {"weights": {"L": [{"N": "0.1"}, {"NULL": True}]}}},
+        }
+    )
+    response = broadcast.handler(event, lambda_context)
+    assert response == {"batchItemFailures": []}
+    assert delivered() == {
+        "c-1": b'{"type":"toggle","featureId":"dark-mode","name":"Dark mode","isActive":true}'
+        + NEW_CHECKOUT
+    }
+    assert errors(capsys.readouterr().out) == []
+
+
+def test_a_toggle_name_keeps_its_exact_number(load_function: LoadFunction):
+    toggles = load_function(PATTERN, "toggles")
+    image = {
+        "featureId": {"S": "f"},
+        "name": {"N": "12345678901234567890.123456789"},
+        "isActive": {"BOOL": True},
+    }
+    assert toggles.change_message(image) == {
+        "type": "toggle",
+        "featureId": "f",
+        "name": "12345678901234567890.123456789",
+        "isActive": True,
+    }
+
+
+def _set_image(value: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: record["dynamodb"].update(NewImage=value)
+
+
+def _set_attribute(name: str, value: Any) -> Callable[[dict[str, Any]], Any]:
+    return lambda record: record["dynamodb"]["NewImage"].update({name: value})
+
+
+@pytest.mark.parametrize(
+    ("break_record", "error"),
+    [
+        pytest.param(
+            _set_attribute("isActive", {"S": "True"}), "InvalidToggleError", id="bool-as-s"
+        ),
+        pytest.param(
+            lambda r: r["dynamodb"]["NewImage"].pop("featureId"),
+            "InvalidToggleError",
+            id="no-feature-id",
+        ),
+        pytest.param(lambda r: r["dynamodb"].pop("NewImage"), "InvalidToggleError", id="no-image"),
+        pytest.param(_set_image("oops"), "InvalidAttributeError", id="image-not-a-map"),
+        pytest.param(
+            _set_attribute("rollout", {"N": "12..5"}), "InvalidAttributeError", id="bad-number"
+        ),
+        pytest.param(
+            _set_attribute("rules", {"M": {"w": {"L": [{"N": "NaN"}]}}}),
+            "InvalidAttributeError",
+            id="nan-nested",
+        ),
+        pytest.param(
+            _set_attribute("odd", {"S": "x", "N": "1"}), "InvalidAttributeError", id="two-types"
+        ),
+    ],
+)
+def test_broadcast_fails_a_poison_record_alone_and_logs_it_once(
+    aws,
+    load_function: LoadFunction,
+    load_event: LoadEvent,
+    lambda_context,
+    capsys,
+    break_record,
+    error,
+):
+    broadcast = load_function(PATTERN, "broadcast")
+    put_connection("c-1", "u-1")
+    event = load_event(PATTERN, "toggles-stream")
+    break_record(event["Records"][0])
+    response = broadcast.handler(event, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "111100000000012345678901"}]}
+    assert delivered() == {"c-1": NEW_CHECKOUT}
+    assert errors(capsys.readouterr().out, "eventID") == [
+        {
+            "message": "Toggle change not broadcast",
+            "exception_name": error,
+            "eventID": TOGGLE_EVENT_IDS[0],
+        }
+    ]
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics")
+def test_broadcast_logs_the_attribute_path_of_a_bad_number(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    broadcast = load_function(PATTERN, "broadcast")
+    event = load_event(PATTERN, "toggles-stream")
+    event["Records"] = event["Records"][:1]
+    event["Records"][0]["dynamodb"]["NewImage"]["rules"] = {
+        "M": {"weights": {"L": [{"N": "1"}, {"N": "1e"}]}}
+    }
+    response = broadcast.handler(event, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "111100000000012345678901"}]}
+    (record,) = [r for r in logged(capsys.readouterr().out) if r["level"] == "ERROR"]
+    assert record["exception"].endswith("attribute 'rules.weights[1]': invalid number '1e'")
+
+
+CONNECTION_EVENT_ID = "1f0e3dad99908345f7439f8ffabdffc4"
+A_FLAG_SNAPSHOT = (
+    b'{"type":"snapshot","toggles":[{"featureId":"a-flag","name":"A","isActive":true}]}'
+)
+
+
+def second_insert(event: dict[str, Any]) -> dict[str, Any]:
+    """A well-formed INSERT for connection `Other=`, to show the batch goes on."""
+    record = json.loads(json.dumps(event["Records"][0]))
+    record["eventID"] = "second-insert"
+    record["dynamodb"]["Keys"]["connectionId"]["S"] = "Other="
+    record["dynamodb"]["NewImage"]["connectionId"]["S"] = "Other="
+    record["dynamodb"]["SequenceNumber"] = "222400000000012345678904"
+    return record
+
+
+@pytest.mark.parametrize(
+    ("break_record", "error"),
+    [
+        pytest.param(lambda r: r["dynamodb"].pop("NewImage"), "InvalidRecordError", id="no-image"),
+        pytest.param(
+            lambda r: r["dynamodb"]["NewImage"].pop("connectionId"),
+            "InvalidRecordError",
+            id="no-connection-id",
+        ),
+        pytest.param(
+            _set_attribute("connectionId", {"N": "1"}), "InvalidRecordError", id="id-a-number"
+        ),
+        pytest.param(_set_image(["x"]), "InvalidAttributeError", id="image-not-a-map"),
+        pytest.param(
+            _set_attribute("expiresAt", {"N": "soon"}), "InvalidAttributeError", id="bad-number"
+        ),
+        pytest.param(lambda r: r.pop("eventName"), "InvalidRecordError", id="no-event-name"),
+    ],
+)
+def test_snapshot_fails_a_poison_record_alone_and_logs_it_once(
+    aws,
+    load_function: LoadFunction,
+    load_event: LoadEvent,
+    lambda_context,
+    capsys,
+    break_record,
+    error,
+):
+    snapshot = load_function(PATTERN, "snapshot")
+    table(TOGGLES).put_item(Item={"featureId": "a-flag", "name": "A", "isActive": True})
+    event = load_event(PATTERN, "connections-stream")
+    event["Records"].append(second_insert(event))
+    break_record(event["Records"][0])
+    response = snapshot.handler(event, lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "222100000000012345678901"}]}
+    assert delivered() == {"Other=": A_FLAG_SNAPSHOT}
+    assert errors(capsys.readouterr().out, "eventID", "connectionId") == [
+        {
+            "message": "Snapshot not sent",
+            "exception_name": error,
+            "eventID": CONNECTION_EVENT_ID,
+            "connectionId": None,
+        }
+    ]
+
+
+def test_snapshot_logs_a_connection_that_is_not_open_yet(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    snapshot = load_function(PATTERN, "snapshot")
+    put_connection("CjPZpeSfDoECGrg=", "u-3f9c2a7e41b8")
+    with gone(snapshot.sender.client, {"CjPZpeSfDoECGrg="}):
+        response = snapshot.handler(load_event(PATTERN, "connections-stream"), lambda_context)
+    assert response == {"batchItemFailures": [{"itemIdentifier": "222100000000012345678901"}]}
+    assert errors(capsys.readouterr().out, "eventID", "connectionId") == [
+        {
+            "message": "Snapshot not sent",
+            "exception_name": "ConnectionNotReadyError",
+            "eventID": CONNECTION_EVENT_ID,
+            "connectionId": "CjPZpeSfDoECGrg=",
+        }
+    ]
+
+
+def test_snapshot_decodes_every_attribute_and_leaves_out_a_broken_toggle(
+    aws, load_function: LoadFunction, load_event: LoadEvent, lambda_context, capsys
+):
+    snapshot = load_function(PATTERN, "snapshot")
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.put_item(
+        TableName=TOGGLES,
+        Item={
+            "featureId": {"S": "a-flag"},
+            "name": {"S": "A"},
+            "isActive": {"BOOL": True},
+            "icon": {"B": b"\x89PNG"},
+            "variants": {"BS": [b"\x01", b"\x02"]},
+            "rollout": {"N": "12345678901234567890.123456789"},
+        },
+    )
+    dynamodb.put_item(
+        TableName=TOGGLES,
+        Item={"featureId": {"S": "broken"}, "isActive": {"S": "yes"}},
+    )
+    response = snapshot.handler(load_event(PATTERN, "connections-stream"), lambda_context)
+    assert response == {"batchItemFailures": []}
+    assert delivered() == {"CjPZpeSfDoECGrg=": A_FLAG_SNAPSHOT}
+    assert errors(capsys.readouterr().out, "featureId") == [
+        {
+            "message": "Toggle left out of snapshots",
+            "exception_name": "InvalidToggleError",
+            "featureId": "broken",
+        }
+    ]
+
+
+# --- packaging -----------------------------------------------------------------------------
+
+
+def test_every_module_a_handler_imports_is_in_its_zip(build):
+    """The component's zip carries each shared module its handlers import (`ddb_json` too)."""
+    functions_dir = Path(__file__).resolve().parents[2] / "functions"
+    plan = build(lambda: WebSocketApi("ws", WebSocketApiArgs(feature_toggles=True)))
+    handlers = {f.inputs["handler"]: f.inputs["code"].path for f in plan.of_type(FUNCTION)}
+    assert set(handlers) == {
+        "connect.handler",
+        "disconnect.handler",
+        "default.handler",
+        "broadcast.handler",
+        "snapshot.handler",
+    }
+    for zip_path in set(handlers.values()):
+        with zipfile.ZipFile(zip_path) as archive:
+            modules = {n.removesuffix(".py") for n in archive.namelist() if n.endswith(".py")}
+            imported = set()
+            for name in archive.namelist():
+                if name.endswith(".py"):
+                    for node in ast.walk(ast.parse(archive.read(name))):
+                        if isinstance(node, ast.Import):
+                            imported |= {a.name.split(".")[0] for a in node.names}
+                        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                            imported.add(node.module.split(".")[0])
+        missing = set()
+        for name in sorted(imported - modules):
+            spec = importlib.util.find_spec(name)
+            origin = Path(spec.origin).resolve() if spec and spec.origin else None
+            if spec is None or (origin and origin.is_relative_to(functions_dir)):
+                missing.add(name)
+        assert {"ddb_json", "toggles", "ws_sender", "ws_registry"} <= modules
+        assert missing == set()

@@ -98,10 +98,18 @@ def test_wildcard_actions_reach_the_data_plane(pack):
 
 
 def test_allowed_actions_replace_the_default_list(pack):
-    policy = case(POLICY, {"policy": document(allow(["sqs:ListQueues", "s3:ListAllMyBuckets"]))})
-    assert messages(pack, "IAM-004", policy) == []
-    [message] = messages(pack, "IAM-004", policy, allowed_actions=["s3:ListAllMyBuckets"])
-    assert "sqs:ListQueues" in message
+    policy = case(POLICY, {"policy": document(allow(["sqs:SendMessage", "s3:GetObject"]))})
+    assert len(messages(pack, "IAM-004", policy)) == 2
+    [message] = messages(pack, "IAM-004", policy, allowed_actions=["s3:GetObject"])
+    assert "allows sqs:SendMessage on Resource *" in message
+
+
+def test_actions_that_accept_only_star_are_never_data_plane_findings(pack):
+    # The Service Authorization Reference lists no resource type for these: "*" is the only
+    # way to grant them, whatever allowed_actions says.
+    only_star = ["sqs:ListQueues", "dynamodb:ListStreams", "s3:ListAllMyBuckets"]
+    policy = case(POLICY, {"policy": document(allow(only_star))})
+    assert messages(pack, "IAM-004", policy, allowed_actions=[]) == []
 
 
 # IAM-002 / IAM-006: every policy source of a service role -------------------------------------

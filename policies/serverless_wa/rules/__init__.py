@@ -7,6 +7,7 @@ from serverless_wa.rules import (  # noqa: F401
     dynamodb,
     events,
     iam,
+    iam_grants,
     kinesis,
     lambda_,
     logs,

@@ -123,7 +123,7 @@ register(
             cdk_nag="Serverless-APIGWXrayEnabled",
             checkov="CKV_AWS_73",
         ),
-        knob="tracing",
+        knob="",
         raw="xray_tracing_enabled=True",
         check=_rest_xray,
         examples=Examples(
@@ -158,7 +158,7 @@ register(
             cdk_nag="AwsSolutions-APIG1, Serverless-APIGWAccessLogging",
             checkov="CKV_AWS_76",
         ),
-        knob="access_log",
+        knob="",
         raw="access_log_settings",
         check=access_logging,
         examples=Examples(
@@ -191,7 +191,7 @@ register(
         types=(REST_STAGE,),
         reads={REST_STAGE: ("accessLogSettings.format",)},
         anchors=anchors(serverless_rules="WS2001", cdk_nag="Serverless-APIGWStructuredLogging"),
-        knob="access_log_format",
+        knob="",
         raw="access_log_settings.format",
         check=access_log_json,
         examples=Examples(
@@ -376,7 +376,7 @@ register(
             ),
         },
         anchors=anchors(serverless_rules="ES2003", cdk_nag="Serverless-APIGWDefaultThrottling"),
-        knob="throttle (rate, burst)",
+        knob="throttle_rate / throttle_burst",
         raw="aws.apigateway.MethodSettings(method_path='*/*', settings.throttling_rate_limit, "
         "settings.throttling_burst_limit)",
         check=_default_throttling,
@@ -509,7 +509,7 @@ register(
         types=(METHOD_SETTINGS,),
         reads={METHOD_SETTINGS: ("settings.dataTraceEnabled",)},
         anchors=anchors(checkov="CKV_AWS_276"),
-        knob="method_settings",
+        knob="",
         raw="settings.data_trace_enabled=False",
         check=_no_data_trace,
         examples=Examples(
@@ -548,7 +548,7 @@ register(
             checkov="CKV_AWS_308",
             awsguard="apigateway-method-cached-and-encrypted",
         ),
-        knob="method_settings",
+        knob="",
         raw="settings.cache_data_encrypted=True",
         check=_cache_encrypted,
         examples=Examples(
@@ -604,7 +604,7 @@ register(
         types=(METHOD,),
         reads={METHOD: ("authorization", "apiKeyRequired", "httpMethod")},
         anchors=anchors(cdk_nag="AwsSolutions-APIG4", checkov="CKV_AWS_59"),
-        knob="authorizer",
+        knob="api_key_required",
         raw="authorization / authorizer_id",
         check=_method_authorization,
         examples=Examples(
@@ -647,7 +647,7 @@ register(
         types=(METHOD,),
         reads={METHOD: ("httpMethod", "requestValidatorId")},
         anchors=anchors(cdk_nag="AwsSolutions-APIG2", checkov="CKV2_AWS_53"),
-        knob="request_validator",
+        knob="",
         raw="request_validator_id",
         check=_request_validation,
         examples=Examples(
@@ -859,7 +859,7 @@ register(
             crp="aws-apigateway-domainname-configure-security-policy, "
             "aws-apigatewayv2-domainname-configure-domain-name-security-policy",
         ),
-        knob="security_policy",
+        knob="",
         raw="security_policy='TLS_1_2' / domain_name_configuration.security_policy='TLS_1_2'",
         check=_domain_tls,
         config={
@@ -916,7 +916,7 @@ register(
         types=(USAGE_PLAN,),
         reads={USAGE_PLAN: _USAGE_LIMITS},
         anchors=anchors(),
-        knob="usage_plan",
+        knob="throttle_rate / throttle_burst / daily_quota",
         raw="throttle_settings(rate_limit, burst_limit), quota_settings(limit, period)",
         check=_usage_plan_limits,
         examples=Examples(
@@ -972,7 +972,7 @@ register(
         types=(REST_API,),
         reads={REST_API: ("endpointConfiguration.types",)},
         anchors=anchors(awsguard="apigateway-endpoint-type"),
-        knob="endpoint_type",
+        knob="",
         raw="endpoint_configuration.types",
         check=_endpoint_type,
         enabled=False,

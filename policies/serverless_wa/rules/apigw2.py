@@ -65,7 +65,7 @@ register(
             crp="aws-apigatewayv2-stage-enable-access-logging, "
             "aws-apigatewayv2-stage-configure-access-logging",
         ),
-        knob="access_log",
+        knob="",
         raw="access_log_settings",
         check=access_logging,
         examples=Examples(
@@ -98,7 +98,7 @@ register(
         types=(V2_STAGE,),
         reads={V2_STAGE: ("accessLogSettings.format",)},
         anchors=anchors(serverless_rules="WS2001", cdk_nag="Serverless-APIGWStructuredLogging"),
-        knob="access_log_format",
+        knob="",
         raw="access_log_settings.format",
         check=access_log_json,
         examples=Examples(
@@ -152,7 +152,7 @@ register(
             )
         },
         anchors=anchors(serverless_rules="ES2003", cdk_nag="Serverless-APIGWDefaultThrottling"),
-        knob="throttle (rate, burst)",
+        knob="throttle_rate / throttle_burst",
         raw="default_route_settings.throttling_rate_limit / throttling_burst_limit",
         check=_default_route_throttling,
         examples=Examples(
@@ -379,7 +379,7 @@ register(
         types=(V2_API,),
         reads={V2_API: ("corsConfiguration.allowOrigins",)},
         anchors=anchors(),
-        knob="cors_origins",
+        knob="",
         raw="cors_configuration.allow_origins",
         check=_cors_no_wildcard,
         examples=Examples(

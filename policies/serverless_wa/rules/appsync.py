@@ -34,7 +34,7 @@ register(
         types=(GRAPHQL_API,),
         reads={GRAPHQL_API: ("xrayEnabled",)},
         anchors=anchors(serverless_rules="WS3000", cdk_nag="Serverless-AppSyncTracing"),
-        knob="tracing",
+        knob="",
         raw="xray_enabled=True",
         check=_xray,
         examples=Examples(
@@ -75,7 +75,7 @@ register(
         types=(GRAPHQL_API,),
         reads={GRAPHQL_API: ("logConfig.fieldLogLevel", "logConfig.cloudwatchLogsRoleArn")},
         anchors=anchors(cdk_nag="AwsSolutions-ASC3", checkov="CKV_AWS_193, CKV_AWS_194"),
-        knob="log_level",
+        knob="",
         raw="log_config(field_log_level='ERROR', cloudwatch_logs_role_arn=...)",
         check=_logging,
         examples=Examples(

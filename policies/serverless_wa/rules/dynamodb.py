@@ -55,7 +55,7 @@ register(
         types=(TABLE,),
         reads={TABLE: ("pointInTimeRecovery.enabled", *TAG_READS)},
         anchors=anchors(cdk_nag="AwsSolutions-DDB3, DynamoDBPITREnabled", checkov="CKV_AWS_28"),
-        knob="pitr",
+        knob="ephemeral=False",
         raw="point_in_time_recovery.enabled=True",
         check=_pitr,
         remediation=(
@@ -195,7 +195,7 @@ register(
             SCALING_TARGET: ("serviceNamespace", "resourceId", "scalableDimension"),
         },
         anchors=anchors(cdk_nag="DynamoDBAutoScalingEnabled", checkov="CKV2_AWS_16"),
-        knob="billing_mode",
+        knob="",
         raw="billing_mode='PAY_PER_REQUEST'",
         check=_capacity_managed,
         remediation=(
@@ -288,7 +288,7 @@ register(
         types=(TABLE,),
         reads={TABLE: ("deletionProtectionEnabled", *TAG_READS)},
         anchors=anchors(),
-        knob="deletion_protection",
+        knob="environment='prod'",
         raw="deletion_protection_enabled=True",
         check=_deletion_protection,
         remediation=(
@@ -336,7 +336,7 @@ register(
         types=(TABLE,),
         reads={TABLE: ("ttl.enabled", "ttl.attributeName", *TAG_READS)},
         anchors=anchors(),
-        knob="ttl_attribute",
+        knob="ephemeral=True / ttl_attribute",
         raw="ttl=aws.dynamodb.TableTtlArgs(enabled=True, attribute_name=...)",
         check=_ttl_ephemeral,
         remediation=(
@@ -582,7 +582,7 @@ register(
         types=(TABLE,),
         reads={TABLE: ("serverSideEncryption.enabled", "serverSideEncryption.kmsKeyArn")},
         anchors=anchors(checkov="CKV_AWS_119", awsguard="dynamodb-table-encryption-enabled"),
-        knob="kms_key_arn",
+        knob="",
         raw="server_side_encryption.kms_key_arn",
         check=_cmk,
         remediation=(

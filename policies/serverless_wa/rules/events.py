@@ -54,7 +54,7 @@ register(
         types=(EVENT_TARGET,),
         reads={EVENT_TARGET: ("deadLetterConfig.arn",)},
         anchors=anchors(serverless_rules="ES4000", cdk_nag="Serverless-EventBusDLQ"),
-        knob="dlq",
+        knob="",
         raw="dead_letter_config.arn",
         remediation=(
             "Raw: aws.cloudwatch.EventTarget(..., dead_letter_config="
@@ -81,7 +81,7 @@ register(
         types=(SCHEDULE,),
         reads={SCHEDULE: ("target.deadLetterConfig.arn",)},
         anchors=anchors(),
-        knob="dlq",
+        knob="",
         raw="target.dead_letter_config.arn",
         remediation=(
             "Raw: aws.scheduler.ScheduleTargetArgs(..., dead_letter_config="
@@ -171,7 +171,7 @@ register(
             )
         },
         anchors=anchors(),
-        knob="retry_policy",
+        knob="report_retry_attempts / report_max_age_s",
         raw="retry_policy",
         remediation=(
             "Raw: aws.cloudwatch.EventTarget(..., retry_policy=aws.cloudwatch."
@@ -213,7 +213,7 @@ register(
             )
         },
         anchors=anchors(),
-        knob="retry_policy",
+        knob="retry_attempts / max_event_age_s",
         raw="target.retry_policy",
         remediation=(
             "Raw: aws.scheduler.ScheduleTargetArgs(..., retry_policy=aws.scheduler."
@@ -283,7 +283,7 @@ register(
         types=(BUS_POLICY, EVENT_PERMISSION),
         reads={BUS_POLICY: ("policy",), EVENT_PERMISSION: ("principal", "condition.key")},
         anchors=anchors(cdk_nag="AwsSolutions-EVB1"),
-        knob="organization_id",
+        knob="",
         raw="policy Condition aws:PrincipalOrgID / condition",
         remediation=(
             "Raw: aws.cloudwatch.EventPermission(..., principal='*', condition=aws.cloudwatch."
@@ -454,7 +454,7 @@ register(
         types=(EVENT_RULE,),
         reads={EVENT_RULE: ("scheduleExpression",)},
         anchors=anchors(),
-        knob="schedule (an aws.scheduler.Schedule)",
+        knob="",
         raw="aws.scheduler.Schedule(schedule_expression=...)",
         remediation=(
             "Raw: replace the rule and its target with aws.scheduler.Schedule(..., "
@@ -489,7 +489,7 @@ register(
         types=(SCHEDULE,),
         reads={SCHEDULE: ("kmsKeyArn",)},
         anchors=anchors(checkov="CKV_AWS_297"),
-        knob="kms_key",
+        knob="",
         raw="kms_key_arn",
         remediation="Raw: aws.scheduler.Schedule(..., kms_key_arn=key.arn).",
         check=_scheduler_cmk,

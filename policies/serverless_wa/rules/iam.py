@@ -15,6 +15,7 @@ from typing import Any
 from serverless_wa.graph import Graph, Node
 from serverless_wa.props import UNKNOWN, as_list
 from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
+from serverless_wa.rules._actions import accepts
 from serverless_wa.rules._common import FUNCTION, arn, case, stack_case
 from serverless_wa.rules._iam import (
     ATTACHMENTS_EXCLUSIVE,
@@ -130,7 +131,7 @@ register(
         types=(POLICY, ROLE_POLICY, ROLE),
         reads=DOCUMENT_READS,
         anchors=anchors(cdk_nag="AwsSolutions-IAM5", checkov="CKV_AWS_62, CKV_AWS_63"),
-        knob="statements (per-action grants)",
+        knob="statements",
         raw="policy",
         remediation=(
             "Raw: list the actions the code calls, e.g. Action ['dynamodb:GetItem', "
@@ -251,7 +252,7 @@ register(
             serverless_rules="WS1003",
             cdk_nag="Serverless-LambdaStarPermissions, AwsSolutions-IAM5",
         ),
-        knob="statements (per-action grants)",
+        knob="statements",
         raw="policy",
         remediation=(
             "Raw: name each action (s3:GetObject, not s3:Get*) in the role's policies. "
@@ -350,7 +351,7 @@ register(
             ROLE: ("managedPolicyArns",),
         },
         anchors=anchors(cdk_nag="AwsSolutions-IAM4 (broader: any AWS-managed policy)"),
-        knob="statements (least-privilege grants instead of managed policies)",
+        knob="statements",
         raw="policy_arn",
         remediation=(
             "Raw: replace the attachment with an aws.iam.RolePolicy listing the actions and "
@@ -473,6 +474,9 @@ def _data_plane_scoped(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
                 continue
             if any(action_matches(pattern, action) for pattern in exempt):
                 continue
+            accepted = accepts(action)
+            if accepted is not None and accepted.only_star:  # "*" is the only way to grant it
+                continue
             seen.add(action)
             yield Finding(
                 f"statement {statement.label} allows {action} on Resource *", detail=action
@@ -487,8 +491,9 @@ register(
         description=(
             "An Allow with Resource * and a data-plane action (s3, dynamodb, sqs, sns, kinesis, "
             "secretsmanager, ssm:GetParameter*, kms:Decrypt, lambda:InvokeFunction, "
-            "states:StartExecution, events:PutEvents) is a finding. Actions without "
-            "resource-level permissions come from the allowed_actions list."
+            "states:StartExecution, events:PutEvents) is a finding. Actions the Service "
+            "Authorization Reference lists with no resource type (they accept only *) and "
+            "the allowed_actions list are not."
         ),
         severity="MEDIUM",
         pillar="SEC",
@@ -496,7 +501,7 @@ register(
         types=(POLICY, ROLE_POLICY, ROLE),
         reads=DOCUMENT_READS,
         anchors=anchors(cdk_nag="AwsSolutions-IAM5 (its Resource::* findings)"),
-        knob="statements (grants scoped to resource ARNs)",
+        knob="statements",
         raw="policy Resource",
         remediation=(
             "Raw: Resource [table.arn, f'{table.arn}/index/*'] instead of '*'. "
@@ -599,7 +604,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("role",)},
         anchors=anchors(),
-        knob="one role per function (components create one)",
+        knob="",
         raw="role",
         remediation=(
             "Raw: one aws.iam.Role per aws.lambda_.Function. "
@@ -674,7 +679,7 @@ register(
         types=ROLE_SOURCE_TYPES,
         reads=ROLE_SOURCE_READS,
         anchors=anchors(),
-        knob="statements (use a queue, bus or state machine between functions)",
+        knob="statements",
         raw="policy",
         remediation=(
             "Raw: send to an aws.sqs.Queue or aws.cloudwatch.EventBus the other function "
@@ -734,7 +739,7 @@ register(
         types=(ACCESS_KEY,),
         reads={ACCESS_KEY: ("status",)},
         anchors=anchors(),
-        knob="a role instead of an access key",
+        knob="",
         raw="aws.iam.AccessKey",
         remediation=(
             "Raw: delete the aws.iam.AccessKey; give the workload an aws.iam.Role (or OIDC "

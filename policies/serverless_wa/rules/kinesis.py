@@ -40,7 +40,7 @@ register(
         types=(KINESIS_STREAM,),
         reads={KINESIS_STREAM: ("encryptionType",)},
         anchors=anchors(cdk_nag="AwsSolutions-KDS1", checkov="CKV_AWS_43"),
-        knob="kms_key",
+        knob="",
         raw="encryption_type='KMS', kms_key_id='alias/aws/kinesis'",
         check=_stream_encryption,
         remediation=(
@@ -81,7 +81,7 @@ def _firehose_encryption(node: Node, config: dict[str, Any]) -> Iterator[Finding
         shown = key_type if known(key_type) else "absent (AWS_OWNED_CMK)"
         yield Finding(
             f"server-side encryption key type is {shown}, not CUSTOMER_MANAGED_CMK",
-            fix="kms_key (raw: server_side_encryption.key_type='CUSTOMER_MANAGED_CMK', key_arn)",
+            fix="server_side_encryption.key_type='CUSTOMER_MANAGED_CMK', key_arn",
         )
 
 
@@ -110,7 +110,7 @@ register(
         anchors=anchors(
             cdk_nag="AwsSolutions-KDF1", checkov="CKV_AWS_240 (CKV_AWS_241 with require_cmk)"
         ),
-        knob="encryption",
+        knob="",
         raw="server_side_encryption.enabled=True",
         check=_firehose_encryption,
         config={"require_cmk": {"type": "boolean", "default": False}},
@@ -216,7 +216,7 @@ register(
             )
         },
         anchors=anchors(),
-        knob="error_output_prefix / error_logging",
+        knob="",
         raw="extended_s3_configuration.error_output_prefix, cloudwatch_logging_options.enabled",
         check=_firehose_failures,
         remediation=(
@@ -276,7 +276,7 @@ register(
         types=(KINESIS_STREAM,),
         reads={KINESIS_STREAM: ("kmsKeyId",)},
         anchors=anchors(cdk_nag="AwsSolutions-KDS3", checkov="CKV_AWS_185"),
-        knob="kms_key",
+        knob="",
         raw="kms_key_id",
         check=_stream_cmk,
         remediation="Raw: aws.kinesis.Stream(..., encryption_type='KMS', kms_key_id=key.arn).",

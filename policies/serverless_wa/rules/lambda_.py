@@ -65,7 +65,7 @@ register(
             checkov="CKV_AWS_50",
             crp="aws-lambda-function-enable-tracing-config",
         ),
-        knob="tracing='Active'",
+        knob="",
         raw="tracing_config.mode='Active'",
         check=_tracing_active,
         examples=Examples(
@@ -162,7 +162,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("timeout",)},
         anchors=anchors(serverless_rules="ES1006", cdk_nag="Serverless-LambdaDefaultTimeout"),
-        knob="timeout",
+        knob="timeout_s",
         raw="timeout",
         remediation=(
             "Raw: aws.lambda_.Function(..., timeout=30). "
@@ -365,7 +365,7 @@ def _structured_logging(node: Node, config: dict[str, Any]) -> Iterator[Finding]
     if unset(node.get("loggingConfig.applicationLogLevel")):
         yield Finding(
             "JSON logs set no applicationLogLevel",
-            fix=_fix("log_level='INFO'", "logging_config.application_log_level"),
+            fix="logging_config.application_log_level",
         )
 
 
@@ -384,7 +384,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("loggingConfig.logFormat", "loggingConfig.applicationLogLevel")},
         anchors=anchors(),
-        knob="log_format='JSON' / log_level",
+        knob="",
         raw="logging_config.log_format='JSON', logging_config.application_log_level",
         remediation=(
             "Raw: aws.lambda_.Function(..., logging_config=aws.lambda_.FunctionLoggingConfigArgs("
@@ -458,7 +458,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("environment.variables",)},
         anchors=anchors(checkov="CKV_AWS_45"),
-        knob="secrets (resolved at runtime, e.g. Powertools parameters)",
+        knob="environment",
         raw="environment.variables",
         remediation=(
             "Raw: pass the secret's ARN or parameter name (environment variables "
@@ -590,7 +590,7 @@ register(
             checkov="CKV_AWS_301, CKV_AWS_364",
             crp="aws-lambda-permission-configure-source-arn",
         ),
-        knob="source_arn (the trigger's ARN; components always pass it)",
+        knob="",
         raw="source_arn / source_account / principal_org_id",
         remediation=(
             "Raw: aws.lambda_.Permission(..., principal='events.amazonaws.com', "
@@ -664,11 +664,11 @@ register(
         types=(FUNCTION_URL,),
         reads={FUNCTION_URL: ("authorizationType",)},
         anchors=anchors(cdk_nag="LambdaFunctionUrlAuth", checkov="CKV_AWS_258"),
-        knob="function_url_auth='AWS_IAM'",
+        knob="",
         raw="authorization_type='AWS_IAM'",
         remediation=(
             "Raw: aws.lambda_.FunctionUrl(..., authorization_type='AWS_IAM'). "
-            "Component: function_url_auth='AWS_IAM'."
+            "The components make no function URLs."
         ),
         check=_function_url_auth,
         examples=Examples(
@@ -699,7 +699,7 @@ register(
         types=(RECURSION_CONFIG,),
         reads={RECURSION_CONFIG: ("recursiveLoop",)},
         anchors=anchors(),
-        knob="recursive_loop='Terminate'",
+        knob="",
         raw="recursive_loop='Terminate'",
         remediation=(
             "Raw: aws.lambda_.FunctionRecursionConfig(..., recursive_loop='Terminate'), or "
@@ -801,7 +801,7 @@ register(
         remediation=(
             "Raw: aws.cloudwatch.LogGroup(name=f'/aws/lambda/{name}', retention_in_days=30) "
             "and logging_config.log_group=group.name. "
-            "Component: LambdaFunction creates the group; stack config log_retention_days."
+            "Component: LambdaFunction creates the group; stack config `logRetentionDays`."
         ),
         check=_log_group_retained,
         examples=Examples(
@@ -931,7 +931,7 @@ register(
             FUNCTION: ("arn", "name"),
         },
         anchors=anchors(serverless_rules="WS1002"),
-        knob="one trigger per function (split multi-trigger functions)",
+        knob="",
         raw="principal",
         remediation=(
             "Raw: give each trigger its own aws.lambda_.Function, each with one Permission. "
@@ -1081,13 +1081,13 @@ register(
         anchors=anchors(
             serverless_rules="ES1001", cdk_nag="Serverless-LambdaEventSourceMappingDestination"
         ),
-        knob="on_failure",
+        knob="",
         raw="destination_config.on_failure.destination_arn",
         remediation=(
             "Raw: aws.lambda_.EventSourceMapping(..., destination_config="
             "aws.lambda_.EventSourceMappingDestinationConfigArgs(on_failure="
             "aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs("
-            "destination_arn=dlq.arn))). Component: stream consumers take on_failure."
+            "destination_arn=dlq.arn))). Component: stream consumers always send failures to a DLQ."
         ),
         check=_stream_on_failure,
         examples=Examples(
@@ -1116,14 +1116,14 @@ def _stream_bounded_retries(graph: Graph, config: dict[str, Any]) -> Iterator[Fi
                 f"{kind} mapping does not bisect failed batches",
                 urn=mapping.urn,
                 detail="bisectBatchOnFunctionError",
-                fix=_fix("bisect_on_error=True", "bisect_batch_on_function_error=True"),
+                fix="bisect_batch_on_function_error=True",
             )
         for prop, what, knob, raw in (
             ("maximumRetryAttempts", "the retry count", "max_retries", "maximum_retry_attempts"),
             (
                 "maximumRecordAgeInSeconds",
                 "the record age",
-                "max_record_age",
+                "max_record_age_s",
                 "maximum_record_age_in_seconds",
             ),
         ):
@@ -1162,14 +1162,15 @@ register(
             )
         },
         anchors=anchors(),
-        knob="bisect_on_error / max_retries / max_record_age",
+        knob="max_retries / max_record_age_s",
         raw=(
             "bisect_batch_on_function_error, maximum_retry_attempts, maximum_record_age_in_seconds"
         ),
         remediation=(
             "Raw: aws.lambda_.EventSourceMapping(..., bisect_batch_on_function_error=True, "
             "maximum_retry_attempts=3, maximum_record_age_in_seconds=3600). "
-            "Component: stream consumers take bisect_on_error, max_retries, max_record_age."
+            "Component: StreamConsumerSpec(max_retries=..., max_record_age_s=...); consumers "
+            "always bisect."
         ),
         check=_stream_bounded_retries,
         examples=Examples(
@@ -1226,7 +1227,7 @@ register(
             ESM: ("eventSourceArn", "selfManagedEventSource", "batchSize", "functionResponseTypes")
         },
         anchors=anchors(),
-        knob="report_batch_item_failures",
+        knob="",
         raw="function_response_types=['ReportBatchItemFailures']",
         remediation=(
             "Raw: aws.lambda_.EventSourceMapping(..., function_response_types="
@@ -1429,7 +1430,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("deadLetterConfig.targetArn",)},
         anchors=anchors(cdk_nag="Serverless-LambdaDLQ", checkov="CKV_AWS_116"),
-        knob="on_failure",
+        knob="async_invoke",
         raw="dead_letter_config.target_arn",
         remediation=(
             "Raw: aws.lambda_.Function(..., dead_letter_config="
@@ -1460,7 +1461,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("vpcConfig.subnetIds",)},
         anchors=anchors(cdk_nag="LambdaInsideVPC", checkov="CKV_AWS_117"),
-        knob="vpc",
+        knob="",
         raw="vpc_config.subnet_ids",
         remediation=(
             "Raw: aws.lambda_.Function(..., vpc_config=aws.lambda_.FunctionVpcConfigArgs("
@@ -1494,7 +1495,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("environment.variables", "kmsKeyArn")},
         anchors=anchors(checkov="CKV_AWS_173"),
-        knob="kms_key",
+        knob="",
         raw="kms_key_arn",
         remediation="Raw: aws.lambda_.Function(..., kms_key_arn=key.arn).",
         check=_env_cmk,
@@ -1526,7 +1527,7 @@ register(
         types=(FUNCTION,),
         reads={FUNCTION: ("codeSigningConfigArn",)},
         anchors=anchors(checkov="CKV_AWS_272"),
-        knob="code_signing_config",
+        knob="",
         raw="code_signing_config_arn",
         remediation=(
             "Raw: aws.lambda_.Function(..., code_signing_config_arn=signing_config.arn) with an "

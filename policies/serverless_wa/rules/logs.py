@@ -58,7 +58,7 @@ register(
         raw="retention_in_days",
         remediation=(
             "Raw: aws.cloudwatch.LogGroup(..., retention_in_days=30). "
-            "Component: stack config log_retention_days (Settings.log_retention_days)."
+            "Component: stack config `logRetentionDays` (Settings.log_retention_days)."
         ),
         check=_retention,
         config={
@@ -104,7 +104,7 @@ register(
         types=(LOG_GROUP,),
         reads={LOG_GROUP: ("kmsKeyId",)},
         anchors=anchors(cdk_nag="CloudWatchLogGroupEncrypted", checkov="CKV_AWS_158"),
-        knob="kms_key",
+        knob="",
         raw="kms_key_id",
         remediation=(
             "Raw: aws.cloudwatch.LogGroup(..., kms_key_id=key.arn); the key policy must let "

@@ -53,8 +53,7 @@ def _logging(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
             yield Finding(
                 f"includeExecutionDatas {', '.join(included)} writes event payloads to the log",
                 detail="includeExecutionDatas",
-                fix="log_level without execution data (raw: "
-                "log_configuration.include_execution_datas=None)",
+                fix="log_level (raw: log_configuration.include_execution_datas=None)",
             )
 
 
@@ -166,11 +165,11 @@ def _stream_failure_handling(node: Node, config: dict[str, Any]) -> Iterator[Fin
                 f"{kind} stream pipe has no {block}.deadLetterConfig.arn (failed records are "
                 "dropped)",
                 detail="deadLetterConfig.arn",
-                fix=f"dlq (raw: source_parameters.{raw}.dead_letter_config.arn)",
+                fix=f"source_parameters.{raw}.dead_letter_config.arn",
             )
         for field, knob, snake in (
             ("maximumRetryAttempts", "max_retries", "maximum_retry_attempts"),
-            ("maximumRecordAgeInSeconds", "max_record_age", "maximum_record_age_in_seconds"),
+            ("maximumRecordAgeInSeconds", "max_record_age_s", "maximum_record_age_in_seconds"),
         ):
             value = node.get(f"{base}.{field}")
             if value is ABSENT or value == -1:
@@ -186,8 +185,7 @@ def _stream_failure_handling(node: Node, config: dict[str, Any]) -> Iterator[Fin
             yield Finding(
                 f"{block}.onPartialBatchItemFailure is {shown}, not AUTOMATIC_BISECT",
                 detail="onPartialBatchItemFailure",
-                fix="on_partial_batch_item_failure='AUTOMATIC_BISECT' (raw: source_parameters."
-                f"{raw}.on_partial_batch_item_failure)",
+                fix=f"source_parameters.{raw}.on_partial_batch_item_failure='AUTOMATIC_BISECT'",
             )
 
 
@@ -233,7 +231,7 @@ register(
             )
         },
         anchors=anchors(),
-        knob="dlq / max_retries / max_record_age",
+        knob="max_retries / max_record_age_s",
         raw="source_parameters.<stream>_parameters",
         remediation=(
             "Raw: aws.pipes.PipeSourceParametersDynamodbStreamParametersArgs(..., "

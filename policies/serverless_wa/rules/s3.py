@@ -130,7 +130,7 @@ register(
             cdk_nag="AwsSolutions-S2",
             checkov="CKV_AWS_53, CKV_AWS_54, CKV_AWS_55, CKV_AWS_56",
         ),
-        knob="public_access_block",
+        knob="",
         raw="block_public_acls / block_public_policy / ignore_public_acls / "
         "restrict_public_buckets=True",
         check=_block_strict,
@@ -265,7 +265,7 @@ register(
             cdk_nag="S3BucketPublicReadProhibited, S3BucketPublicWriteProhibited",
             checkov="CKV_AWS_20, CKV_AWS_57",
         ),
-        knob="bucket_policy",
+        knob="",
         raw="acl='private' / policy",
         check=_no_public_grants,
         remediation=(
@@ -341,7 +341,7 @@ register(
         types=(*BUCKETS, PUBLIC_ACCESS_BLOCK),
         reads={BUCKET: ("bucket",), BUCKET_V2: ("bucket",), PUBLIC_ACCESS_BLOCK: ("bucket",)},
         anchors=anchors(checkov="CKV2_AWS_6"),
-        knob="public_access_block",
+        knob="",
         raw="aws.s3.BucketPublicAccessBlock(bucket=bucket.id, ...)",
         check=_has_public_access_block,
         remediation=(
@@ -451,7 +451,7 @@ register(
             BUCKET_POLICY: ("bucket", "policy"),
         },
         anchors=anchors(cdk_nag="AwsSolutions-S10"),
-        knob="tls_only_policy",
+        knob="",
         raw="aws.s3.BucketPolicy (Deny s3:* when aws:SecureTransport is false)",
         check=_tls_only,
         remediation=(
@@ -554,7 +554,7 @@ register(
             **{t: ("bucket", "versioningConfiguration.status") for t in VERSIONING},
         },
         anchors=anchors(checkov="CKV_AWS_21"),
-        knob="versioning",
+        knob="",
         raw="aws.s3.BucketVersioning(versioning_configuration={'status': 'Enabled'})",
         check=_versioning,
         remediation=(
@@ -661,7 +661,7 @@ register(
         anchors=anchors(
             awsguard="s3-bucket-logging-enabled", cdk_nag="AwsSolutions-S1", checkov="CKV_AWS_18"
         ),
-        knob="access_logs",
+        knob="",
         raw="aws.s3.BucketLogging(bucket=..., target_bucket=...)",
         check=_access_logging,
         remediation=(

@@ -97,13 +97,13 @@ register(
             cdk_nag="AwsSolutions-SF2, Serverless-StepFunctionStateMachineXray",
             checkov="CKV_AWS_284",
         ),
-        knob="tracing",
+        knob="",
         raw="tracing_configuration.enabled=True",
         check=_tracing,
         remediation=(
             "Raw: aws.sfn.StateMachine(..., tracing_configuration="
             "aws.sfn.StateMachineTracingConfigurationArgs(enabled=True)). "
-            "Component: StateMachine(...) traces by default (knob tracing); the role also "
+            "Component: StateMachine(...) always traces; the role also "
             "needs X-Ray write access (STACK-013)."
         ),
         examples=Examples(
@@ -364,7 +364,7 @@ register(
         types=(STATE_MACHINE,),
         reads={STATE_MACHINE: ("definition",)},
         anchors=anchors(),
-        knob="retry_defaults",
+        knob="retry_errors",
         raw="definition: Retry",
         check=_task_retry,
         remediation=(
@@ -456,7 +456,7 @@ register(
         types=(STATE_MACHINE,),
         reads={STATE_MACHINE: ("definition",)},
         anchors=anchors(),
-        knob="catch_to",
+        knob="",
         raw="definition: Catch",
         check=_task_catch,
         remediation=(
@@ -537,7 +537,7 @@ register(
         types=(STATE_MACHINE,),
         reads={STATE_MACHINE: ("definition",)},
         anchors=anchors(),
-        knob="task_timeout",
+        knob="timeout_s / job_timeout_s",
         raw="definition: TimeoutSeconds",
         check=_task_timeout,
         remediation=(
@@ -600,7 +600,7 @@ register(
         types=(STATE_MACHINE,),
         reads={STATE_MACHINE: ("definition",)},
         anchors=anchors(),
-        knob="heartbeat / task_timeout",
+        knob="heartbeat_s / job_timeout_s",
         raw="definition: HeartbeatSeconds, TimeoutSeconds",
         check=_callback_heartbeat,
         remediation=(
@@ -664,12 +664,12 @@ register(
         types=(STATE_MACHINE,),
         reads={STATE_MACHINE: ("definition",)},
         anchors=anchors(),
-        knob="max_concurrency",
+        knob="map_max_concurrency",
         raw="definition: MaxConcurrency",
         check=_map_max_concurrency,
         remediation=(
             "Raw: 'MaxConcurrency': <n> on each Map state, at or below the consumer's reserved "
-            "concurrency. Component: the pattern's max_concurrency argument."
+            "concurrency. Component: CallbackWorkflowArgs(map_max_concurrency=...)."
         ),
         examples=Examples(
             compliant=(
@@ -778,7 +778,7 @@ register(
         types=(STATE_MACHINE,),
         reads={STATE_MACHINE: ("definition",)},
         anchors=anchors(),
-        knob="definition (Map ItemProcessor)",
+        knob="item_processor",
         raw="definition: ItemProcessor",
         check=_map_item_processor,
         remediation=(

@@ -66,7 +66,7 @@ register(
         types=(SUBSCRIPTION,),
         reads={SUBSCRIPTION: ("protocol", "redrivePolicy")},
         anchors=anchors(serverless_rules="ES7000", cdk_nag="Serverless-SNSRedrivePolicy"),
-        knob="dlq",
+        knob="",
         raw="redrive_policy",
         remediation=(
             "Raw: aws.sns.TopicSubscription(..., redrive_policy=dlq.arn.apply(lambda a: "
@@ -139,7 +139,7 @@ register(
         types=(TOPIC, SUBSCRIPTION),
         reads={TOPIC: ("tracingConfig", "arn"), SUBSCRIPTION: ("protocol", "topic")},
         anchors=anchors(),
-        knob="tracing='Active'",
+        knob="",
         raw="tracing_config='Active'",
         remediation=(
             "Raw: aws.sns.Topic(..., tracing_config='Active'), plus an X-Ray resource policy "
@@ -205,7 +205,7 @@ register(
         types=(TOPIC,),
         reads={TOPIC: ("kmsMasterKeyId",)},
         anchors=anchors(cdk_nag="SNSEncryptedKMS", checkov="CKV_AWS_26"),
-        knob="kms_key",
+        knob="",
         raw="kms_master_key_id",
         remediation=(
             "Raw: aws.sns.Topic(..., kms_master_key_id=key.arn). Topics that S3, EventBridge "
@@ -263,7 +263,7 @@ register(
         types=(TOPIC_POLICY, TOPIC),
         reads={TOPIC_POLICY: ("policy",), TOPIC: ("policy",)},
         anchors=anchors(checkov="CKV_AWS_169, CKV_AWS_385"),
-        knob="publishers",
+        knob="",
         raw="policy",
         remediation=(
             "Raw: scope each Allow with a Condition such as "
@@ -347,7 +347,7 @@ register(
         types=(TOPIC, TOPIC_POLICY),
         reads={TOPIC: ("policy", "arn"), TOPIC_POLICY: ("policy", "arn")},
         anchors=anchors(cdk_nag="AwsSolutions-SNS3"),
-        knob="tls_only",
+        knob="",
         raw="aws.sns.TopicPolicy policy with a Deny on aws:SecureTransport=false",
         remediation=(
             "Raw: aws.sns.TopicPolicy(..., arn=topic.arn, policy=...) with a Deny of "

@@ -118,7 +118,7 @@ register(
             serverless_rules="ES6000",
             cdk_nag="Serverless-SQSRedrivePolicy, AwsSolutions-SQS3",
         ),
-        knob="dlq / max_receive_count",
+        knob="max_receive_count",
         raw="redrive_policy",
         remediation=(
             "Raw: aws.sqs.Queue(..., redrive_policy=dlq.arn.apply(lambda a: json.dumps("
@@ -211,7 +211,7 @@ register(
         types=(QUEUE,),
         reads={QUEUE: ("sqsManagedSseEnabled", "kmsMasterKeyId")},
         anchors=anchors(cdk_nag="AwsSolutions-SQS2", checkov="CKV_AWS_27"),
-        knob="kms_key (or keep SSE-SQS on)",
+        knob="",
         raw="sqs_managed_sse_enabled=True / kms_master_key_id",
         remediation="Raw: aws.sqs.Queue(..., sqs_managed_sse_enabled=True).",
         check=_encryption,
@@ -278,7 +278,7 @@ register(
         types=(QUEUE_POLICY, QUEUE),
         reads={QUEUE_POLICY: ("policy",), QUEUE: ("policy",)},
         anchors=anchors(checkov="CKV_AWS_72, CKV_AWS_168, CKV_AWS_387"),
-        knob="service_senders",
+        knob="",
         raw="policy",
         remediation=(
             "Raw: scope each Allow with a Condition such as "
@@ -394,7 +394,7 @@ register(
         types=(QUEUE, QUEUE_POLICY),
         reads={QUEUE: ("policy", "url"), QUEUE_POLICY: ("policy", "queueUrl")},
         anchors=anchors(cdk_nag="AwsSolutions-SQS4"),
-        knob="tls_only (components add it by default)",
+        knob="",
         raw="aws.sqs.QueuePolicy policy with a Deny on aws:SecureTransport=false",
         remediation=(
             "Raw: aws.sqs.QueuePolicy(..., queue_url=queue.url, policy=tls_only_policy("
@@ -603,7 +603,7 @@ register(
         types=(QUEUE,),
         reads={QUEUE: ("kmsMasterKeyId",)},
         anchors=anchors(checkov="CKV2_AWS_73"),
-        knob="kms_key",
+        knob="",
         raw="kms_master_key_id",
         remediation="Raw: aws.sqs.Queue(..., kms_master_key_id=key.arn).",
         check=_cmk,

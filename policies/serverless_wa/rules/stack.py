@@ -144,7 +144,7 @@ register(
             ESM: ("eventSourceArn", "functionName", "scalingConfig.maximumConcurrency"),
         },
         anchors=anchors(),
-        knob="reserved_concurrency / downstream_max_concurrency",
+        knob="reserved_concurrency / throttled",
         raw="reserved_concurrent_executions",
         check=_throttled_consumer_reserved,
         config={
@@ -276,7 +276,7 @@ register(
             ESM: ("eventSourceArn", "functionName", "scalingConfig.maximumConcurrency"),
         },
         anchors=anchors(),
-        knob="consumer_concurrency / max_concurrency",
+        knob="consumer_concurrency",
         raw="scaling_config.maximum_concurrency",
         check=_sqs_concurrency_coherent,
         examples=Examples(
@@ -360,7 +360,7 @@ def _xray_write_permission(graph: Graph, config: dict[str, Any]) -> Iterator[Fin
             yield Finding(
                 f"traces but its role {roles[0].name} may not {', '.join(missing)}",
                 urn=node.urn,
-                fix="tracing with AWSXRayDaemonWriteAccess (raw: aws.iam.RolePolicyAttachment)",
+                fix="aws.iam.RolePolicyAttachment(policy_arn=AWSXRayDaemonWriteAccess)",
             )
     if config.get("xray_resource_policy_external"):
         return
@@ -377,7 +377,7 @@ def _xray_write_permission(graph: Graph, config: dict[str, Any]) -> Iterator[Fin
             yield Finding(
                 "traces Active but no X-Ray resource policy lets sns.amazonaws.com write segments",
                 urn=topic.urn,
-                fix="an aws.xray.ResourcePolicy for sns.amazonaws.com (raw: policy_document)",
+                fix="an aws.xray.ResourcePolicy whose policy_document lets sns.amazonaws.com in",
             )
 
 
@@ -404,7 +404,7 @@ register(
             XRAY_RESOURCE_POLICY: ("policyDocument",),
         },
         anchors=anchors(),
-        knob="tracing with the role's X-Ray grant",
+        knob="",
         raw="aws.iam.RolePolicyAttachment(policy_arn=AWSXRayDaemonWriteAccess)",
         check=_xray_write_permission,
         config={"xray_resource_policy_external": {"type": "boolean", "default": False}},
@@ -544,7 +544,7 @@ register(
             GRAPHQL_API: ("logConfig.fieldLogLevel", "id"),
         },
         anchors=anchors(),
-        knob="log_retention_days (the component creates the group)",
+        knob="log_retention_days",
         raw="aws.cloudwatch.LogGroup(retention_in_days=...)",
         check=_log_destinations_managed,
         config={
@@ -846,7 +846,7 @@ register(
             FUNCTION: ("role",),
         },
         anchors=anchors(),
-        knob="filter_patterns",
+        knob="event_names / filter",
         raw="filter_criteria.filters",
         check=_stream_writeback_filtered,
         examples=Examples(
@@ -1005,7 +1005,7 @@ register(
             QUEUE: ("arn",),
         },
         anchors=anchors(),
-        knob="trigger prefix / output prefix",
+        knob="",
         raw="lambda_functions[].filter_prefix",
         check=_s3_trigger_no_self_write,
         examples=Examples(
@@ -1099,7 +1099,7 @@ register(
         types=(TABLE, ESM, PIPE),
         reads={TABLE: ("arn", "replicas"), ESM: ("eventSourceArn",), PIPE: ("source",)},
         anchors=anchors(),
-        knob="one stream reader that fans out",
+        knob="",
         raw="event_source_arn",
         check=_stream_reader_limit,
         config={"max_readers": {"type": "integer", "default": 2}},
@@ -1253,7 +1253,7 @@ register(
             ALARM: ("namespace", "metricName", "dimensions", "metricQueries"),
         },
         anchors=anchors(),
-        knob="alarm_topic (the component adds the alarm)",
+        knob="alarm_actions",
         raw="aws.cloudwatch.MetricAlarm",
         check=_consumer_backlog_alarms,
         examples=Examples(
@@ -1325,7 +1325,7 @@ register(
         types=SERVERLESS_TYPES,
         reads={},
         anchors=anchors(),
-        knob="build it with a serverless-patterns component",
+        knob="",
         raw="opts.parent",
         check=_via_components,
         config={
@@ -1387,7 +1387,7 @@ register(
         types=(FUNCTION, QUEUE, TABLE, ROLE, REST_STAGE),
         reads={FUNCTION: ("tags", "tagsAll")},
         anchors=anchors(),
-        knob="exemptions",
+        knob="",
         raw="tags['wa:exempt:<RULE-ID>']",
         check=_exemptions_well_formed,
         config={"max_exemption_days": {"type": "integer", "default": 365}},

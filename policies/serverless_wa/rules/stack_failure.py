@@ -363,7 +363,7 @@ register(
         anchors=anchors(
             serverless_rules="ES1007", cdk_nag="Serverless-LambdaAsyncFailureDestination"
         ),
-        knob="on_failure",
+        knob="async_invoke",
         raw="aws.lambda_.FunctionEventInvokeConfig(destination_config.on_failure)",
         check=_async_failure_handling,
         config={
@@ -376,7 +376,8 @@ register(
         remediation=(
             "Raw: aws.lambda_.FunctionEventInvokeConfig(function_name=fn.name, "
             "destination_config={'on_failure': {'destination': dlq.arn}}), or "
-            "dead_letter_config={'target_arn': dlq.arn} on the function. Component: on_failure."
+            "dead_letter_config={'target_arn': dlq.arn} on the function. Component: "
+            "FunctionSpec(async_invoke=AsyncInvoke(on_failure_arn=...))."
         ),
         examples=Examples(
             compliant=(
@@ -536,13 +537,14 @@ register(
             REDRIVE_POLICY: ("queueUrl", "redrivePolicy"),
         },
         anchors=anchors(),
-        knob="dlq_retention_seconds",
+        knob="retention_s",
         raw="message_retention_seconds",
         check=_dlq_retention,
         config={"min_dlq_retention_seconds": {"type": "integer", "default": 1209600}},
         remediation=(
             "Raw: aws.sqs.Queue(..., message_retention_seconds=1209600) for the DLQ, longer "
-            "than the source's. Component: dlq_retention_seconds."
+            "than the source's. Component: DLQs keep 14 days; QueueSpec(retention_s=...) sets the "
+            "source's."
         ),
         examples=Examples(
             compliant=(
@@ -684,7 +686,7 @@ register(
             SUBSCRIPTION: ("topic", "redrivePolicy"),
         },
         anchors=anchors(),
-        knob="dlq",
+        knob="",
         raw="fifo_queue",
         check=_dlq_fifo_match,
         remediation=(
@@ -836,7 +838,7 @@ def _dlq_depth_alarm(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
                 f'DLQ depth alarm "{_names(list(watching.values()))}" has no alarmActions, '
                 "so nobody is told",
                 urn=dlq.urn,
-                fix="alarm_topic (raw: alarm_actions)",
+                fix="alarm_actions (raw: alarm_actions)",
             )
 
 
@@ -869,7 +871,7 @@ register(
             ),
         },
         anchors=anchors(),
-        knob="dlq_alarm / alarm_topic",
+        knob="alarm_actions",
         raw="aws.cloudwatch.MetricAlarm(dimensions={'QueueName': dlq.name}, alarm_actions)",
         check=_dlq_depth_alarm,
         config={
@@ -880,7 +882,8 @@ register(
             "Raw: aws.cloudwatch.MetricAlarm(namespace='AWS/SQS', "
             "metric_name='ApproximateNumberOfMessagesVisible', dimensions={'QueueName': "
             "dlq.name}, threshold=0, comparison_operator='GreaterThanThreshold', "
-            "alarm_actions=[topic.arn]). Component: dlq_alarm, alarm_topic."
+            "alarm_actions=[topic.arn]). Component: every DLQ has a depth alarm that notifies "
+            "stack config `alarmTopicArn` (Settings.alarm_actions)."
         ),
         examples=Examples(
             compliant=(
@@ -1146,7 +1149,7 @@ def _failure_destination_writable(graph: Graph, config: dict[str, Any]) -> Itera
             f"allowed {action} on it, so failed events are dropped",
             urn=owner.urn,
             detail=name,
-            fix=f"the sender role's {action} grant (raw: aws.iam.RolePolicy)",
+            fix=f"an aws.iam.RolePolicy on the sender role that allows {action}",
         )
     policies_by_queue, unresolved = attached(graph, QUEUE_POLICY, "queueUrl", (QUEUE,))
     seen: set[tuple[str, str]] = set()
@@ -1154,7 +1157,7 @@ def _failure_destination_writable(graph: Graph, config: dict[str, Any]) -> Itera
         if (dlq.urn, service) in seen:
             continue
         seen.add((dlq.urn, service))
-        fix = f"a queue policy statement for {service} (raw: aws.sqs.QueuePolicy)"
+        fix = f"an aws.sqs.QueuePolicy statement that lets {service} send"
         verdict = _queue_policy_verdict(
             dlq, policies_by_queue.get(dlq.urn, []), unresolved, service
         )
@@ -1179,7 +1182,7 @@ def _failure_destination_writable(graph: Graph, config: dict[str, Any]) -> Itera
                 "cannot use",
                 urn=dlq.urn,
                 detail=f"{service} kms",
-                fix="a customer-managed KMS key (raw: kms_master_key_id)",
+                fix="kms_master_key_id=<a customer-managed KMS key>",
             )
 
 
@@ -1243,7 +1246,7 @@ register(
             PIPE: ("sourceParameters", "roleArn"),
         },
         anchors=anchors(),
-        knob="dlq (the component grants its senders)",
+        knob="",
         raw="aws.sqs.QueuePolicy / aws.iam.RolePolicy",
         check=_failure_destination_writable,
         remediation=(
@@ -1484,12 +1487,12 @@ register(
             FUNCTION: ("timeout", "arn"),
         },
         anchors=anchors(cdk_nag="LambdaEventSourceSQSVisibilityTimeout"),
-        knob="visibility_timeout",
+        knob="consumer_timeout_s",
         raw="visibility_timeout_seconds",
         check=_visibility_timeout_chain,
         remediation=(
             "Raw: aws.sqs.Queue(..., visibility_timeout_seconds=6 * timeout + batching_window). "
-            "Component: visibility_timeout (derived from timeout and batching_window by default)."
+            "Component: QueueSpec(consumer_timeout_s=..., batching_window_s=...) derives it."
         ),
         examples=Examples(
             compliant=(
@@ -1640,12 +1643,13 @@ register(
             FUNCTION: ("timeout", "arn"),
         },
         anchors=anchors(),
-        knob="timeout",
+        knob="timeout_s",
         raw="timeout (function) / timeout_milliseconds (integration)",
         check=_api_integration_timeout_chain,
         remediation=(
             "Raw: aws.lambda_.Function(..., timeout=25) below the integration's "
-            "timeout_milliseconds (29000 REST/WebSocket, 30000 HTTP). Component: timeout."
+            "timeout_milliseconds (29000 REST/WebSocket, 30000 HTTP). Component: "
+            "FunctionSpec(timeout_s=...)."
         ),
         examples=Examples(
             compliant=(
@@ -1823,12 +1827,12 @@ register(
         types=(STATE_MACHINE, FUNCTION),
         reads={STATE_MACHINE: ("definition",), FUNCTION: ("timeout", "arn", "name")},
         anchors=anchors(),
-        knob="task_timeout",
+        knob="timeout_s",
         raw="TimeoutSeconds in the state machine definition",
         check=_sfn_task_timeout_chain,
         remediation=(
             "Raw: give the Lambda task 'TimeoutSeconds' of at least the function's timeout in "
-            "definition=. Component: task_timeout (the ASL builder takes the function's)."
+            "definition=. Component: asl.task(timeout_s=...) (give it the function's)."
         ),
         examples=Examples(
             compliant=(
@@ -1889,14 +1893,14 @@ register(
 # STACK-012 ---------------------------------------------------------------------------------
 
 TRACE_SWITCH = {
-    FUNCTION: ("tracingConfig.mode", "tracing='Active' (raw: tracing_config.mode='Active')"),
+    FUNCTION: ("tracingConfig.mode", "tracing_config.mode='Active'"),
     STATE_MACHINE: (
         "tracingConfiguration.enabled",
-        "tracing=True (raw: tracing_configuration.enabled=True)",
+        "tracing_configuration.enabled=True",
     ),
-    REST_STAGE: ("xrayTracingEnabled", "tracing=True (raw: xray_tracing_enabled=True)"),
-    TOPIC: ("tracingConfig", "tracing='Active' (raw: tracing_config='Active')"),
-    GRAPHQL_API: ("xrayEnabled", "tracing=True (raw: xray_enabled=True)"),
+    REST_STAGE: ("xrayTracingEnabled", "xray_tracing_enabled=True"),
+    TOPIC: ("tracingConfig", "tracing_config='Active'"),
+    GRAPHQL_API: ("xrayEnabled", "xray_enabled=True"),
 }
 MAPPING_SOURCES = (QUEUE, KINESIS_STREAM, KINESIS_CONSUMER, TABLE, *MSK)
 INTEGRATION_TARGETS = (FUNCTION, STATE_MACHINE, QUEUE)
@@ -2076,14 +2080,14 @@ register(
             ESM: ("eventSourceArn", "functionName"),
         },
         anchors=anchors(),
-        knob="tracing",
+        knob="",
         raw="tracing_config.mode='Active' (and each service's trace switch)",
         check=_tracing_path_continuous,
         remediation=(
             "Turn tracing on for the named resource: Function tracing_config={'mode': "
             "'Active'}, Stage xray_tracing_enabled=True, StateMachine tracing_configuration="
             "{'enabled': True}, Topic tracing_config='Active', GraphQLApi xray_enabled=True. "
-            "Component: tracing."
+            "Component: every component traces by default."
         ),
         examples=Examples(
             compliant=(

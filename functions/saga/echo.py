@@ -1,0 +1,11 @@
+"""How much of a caller's input a message or a log line may repeat."""
+
+from __future__ import annotations
+
+ECHO_LIMIT = 100
+
+
+def bounded(value: object, limit: int = ECHO_LIMIT) -> str:
+    """`value` as text of at most `limit` characters."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
