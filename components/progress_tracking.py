@@ -321,7 +321,7 @@ class ProgressTrackedWorkflow(Pattern):
         settings = scope.settings
         self.package = packaging.build(
             "progress_tracking",
-            shared=SHARED_MODULES,
+            shared=(*SHARED_MODULES, "echo.py"),
             architecture=settings.architecture,
             runtime=settings.runtime,
         )

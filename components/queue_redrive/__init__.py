@@ -233,7 +233,10 @@ class QueueRedrive(Pattern):
         self.api_url: pulumi.Output[str] | None = None
         if args.api:
             package = packaging.build(
-                "queue_redrive", architecture=settings.architecture, runtime=settings.runtime
+                "queue_redrive",
+                shared=("echo.py",),
+                architecture=settings.architecture,
+                runtime=settings.runtime,
             )
             self._api(args, package)
 

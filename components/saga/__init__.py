@@ -121,7 +121,10 @@ class Saga(Pattern):
         scope = self.scope
         settings = args.settings
         package = packaging.build(
-            "saga", architecture=settings.architecture, runtime=settings.runtime
+            "saga",
+            shared=("echo.py",),
+            architecture=settings.architecture,
+            runtime=settings.runtime,
         )
 
         self.table = args.table or create_table(

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from echo import bounded
 
 logger = Logger()
 tracer = Tracer()
@@ -52,8 +53,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.exception(
             "Report failed",
             extra={
-                "executionArn": workflow.bounded(ids.get("executionArn")),
-                "connectionId": workflow.bounded(ids.get("connectionId")),
+                "executionArn": bounded(ids.get("executionArn")),
+                "connectionId": bounded(ids.get("connectionId")),
             },
         )
         raise

@@ -9,7 +9,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from workflow import bounded
+from echo import bounded
 
 MAX_QUANTITY = 10
 PAYMENT_LIMIT = 1000

@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.parser import parse
+from echo import bounded
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-ECHO_LIMIT = 100
 
 
 class InvalidMessageError(ValueError):
@@ -31,12 +30,6 @@ class InvalidMessageError(ValueError):
 
 class RequestConflictError(Exception):
     """The request id already started a workflow for another request."""
-
-
-def bounded(value: object, limit: int = ECHO_LIMIT) -> str:
-    """`value` as text of at most `limit` characters."""
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class StartRequest(BaseModel):

@@ -16,16 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from echo import bounded
+
 MAX_RATE = 500  # StartMessageMoveTask's ceiling
-ECHO_LIMIT = 100  # characters of the caller's input an answer or a log line repeats
 # ListMessageMoveTasks statuses of a task that still holds the DLQ: a second start fails.
 ACTIVE_STATUSES = ("RUNNING", "CANCELLING")
-
-
-def bounded(value: object, limit: int = ECHO_LIMIT) -> str:
-    """`value` as text of at most `limit` characters."""
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class RedriveRequestError(ValueError):

@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from echo import bounded
 
 STATE_MACHINE_ARN = os.environ["STATE_MACHINE_ARN"]
 TARGETS = redrives.load_targets(os.environ["REDRIVE_TARGETS"])
@@ -58,9 +59,7 @@ def redrive(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
             poll_seconds=POLL_SECONDS,
         )
     except redrives.RedriveRequestError as error:
-        logger.info(
-            "Redrive refused", extra={"queue": redrives.bounded(queue), "reason": str(error)}
-        )
+        logger.info("Redrive refused", extra={"queue": bounded(queue), "reason": str(error)})
         return error.status, {"message": str(error)}
     logger.append_keys(queue=request.queue)
     listed = sqs.list_message_move_tasks(SourceArn=request.input["dlqArn"], MaxResults=1)

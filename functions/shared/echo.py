@@ -1,4 +1,5 @@
-"""How much of a caller's input a message or a log line may repeat."""
+"""How much of a caller's input an answer or a log line may repeat (shared by the API
+handlers of several patterns; `packaging.build(shared=("echo.py",))` puts it in a zip)."""
 
 from __future__ import annotations
 
