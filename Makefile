@@ -11,7 +11,7 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check
 PREVIEW_STAMP := $(VENV)/.installed-preview
 DEV_STAMP     := $(VENV)/.installed-dev
 
-.PHONY: setup preview test lint typecheck unit bench docs iam-data up destroy clean
+.PHONY: setup preview test lint typecheck unit bench mutation docs iam-data up destroy clean
 
 setup: $(PREVIEW_STAMP)
 
@@ -20,9 +20,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --quiet --upgrade pip
 
-$(PREVIEW_STAMP): requirements.txt requirements-preview.txt policies/requirements.txt | $(BIN)/python
+$(PREVIEW_STAMP): requirements.txt requirements-preview.txt policies/requirements.txt $(wildcard functions/*/requirements.txt) | $(BIN)/python
 	@echo "make: installing the preview's requirements into $(VENV) (Pulumi, the AWS provider, the policy pack: about 350 MB, once)"
 	$(PIP) -r requirements-preview.txt
+	@echo "make: bundling the Lambda functions' own requirements into .build/ (arm64 wheels, once)"
+	$(BIN)/python -c "from components.core import packaging; packaging.main()"
 	@touch $@
 
 $(DEV_STAMP): requirements-dev.txt $(PREVIEW_STAMP)
@@ -46,8 +48,17 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Each functions/<pattern>/ folder is a zip root: its modules import each other and
+# functions/shared/ as top-level modules, and two folders may both have a `consumer.py`. So
+# each folder is checked on its own, with those two on the path and a cache of its own.
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
+	@for dir in functions/*/; do \
+	  name=$$(basename $$dir); \
+	  echo "mypy functions/$$name"; \
+	  MYPYPATH=$$dir:functions/shared $(BIN)/mypy --cache-dir .mypy_cache/functions/$$name \
+	    --explicit-package-bases $$dir || exit 1; \
+	done
 
 unit: $(DEV_STAMP)
 	$(BIN)/pytest
@@ -56,6 +67,10 @@ test: lint typecheck unit  ## ruff, mypy, pytest
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m bench
+
+# Not part of `make test` (over an hour for all modules): run it when you change a module it lists.
+mutation: $(DEV_STAMP)  ## mutation testing (cosmic-ray): make mutation ARGS="stack_consumers exemptions"
+	$(BIN)/python -m mutation $(ARGS)
 
 docs: $(PREVIEW_STAMP)  ## regenerate the generated docs (catalog and rule tables, policy profiles)
 	$(BIN)/python docs/generate.py

@@ -18,6 +18,8 @@ from components.core.api import ApiGatewayAccount
 
 def main() -> None:
     config = parse(read_pulumi_config())
+    for note in config.notes:
+        pulumi.log.warn(note)
 
     if config.api_gateway_account:
         ApiGatewayAccount("apigateway-account")

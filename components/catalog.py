@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.authorized_api import AuthorizedApi, AuthorizedApiArgs
 from components.callback_workflow import CallbackWorkflow, CallbackWorkflowArgs
 from components.core.pattern import Pattern, PatternArgs
+from components.lifo_queue import LifoQueue, LifoQueueArgs
 from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
 from components.queue_redrive import QueueRedrive, QueueRedriveArgs
 from components.saga import Saga, SagaArgs
@@ -13,6 +15,7 @@ from components.scalable_webhook import ScalableWebhook, ScalableWebhookArgs
 from components.stream_workflow import StreamWorkflow, StreamWorkflowArgs
 from components.table_archive import TableArchive, TableArchiveArgs
 from components.table_event_pipes import TableEventPipes, TableEventPipesArgs
+from components.waiting_room import WaitingRoom, WaitingRoomArgs
 from components.websocket_api import WebSocketApi, WebSocketApiArgs
 
 
@@ -80,6 +83,24 @@ CATALOG: dict[str, Entry] = {
             QueueRedrive,
             QueueRedriveArgs,
             "DLQ redrive state machine: StartMessageMoveTask, one move per queue, watched",
+        ),
+        Entry(
+            "authorized-api",
+            AuthorizedApi,
+            AuthorizedApiArgs,
+            "REST API behind a JWT Lambda authorizer: Cognito groups or claims -> route policy",
+        ),
+        Entry(
+            "lifo-queue",
+            LifoQueue,
+            LifoQueueArgs,
+            "LIFO task queue on DynamoDB: newest first, conditional claims, stale tasks shed",
+        ),
+        Entry(
+            "waiting-room",
+            WaitingRoom,
+            WaitingRoomArgs,
+            "Virtual waiting room: fair queue, paced admission, signed access tokens, push",
         ),
     ]
 }

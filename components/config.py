@@ -11,13 +11,14 @@ Config keys (namespace `serverless-patterns`):
 - `alarmTopicArn` (a new encrypted SNS topic): where every alarm notifies
 - `apiGatewayAccount` (`false`): set API Gateway's per-Region CloudWatch role
 
-Pattern args use the args dataclass's field names (`consumer_concurrency`). Values are
-checked against the field's type (int, float, str, bool, a Literal's choices, a nested
-spec, lists and maps), then by the dataclass itself. Resource slots (an existing table,
-say) can only be passed in code. Keys of other namespaces pass through, except a
-near-miss of ours (a typo) and an `aws:region` the AWS provider does not know. Every
-problem is collected into one `ConfigError`, each naming the key as the stack file
-spells it.
+Pattern args use the args dataclass's field names (`consumer_concurrency`); a renamed
+argument's former name (`renamed_arguments`, e.g. `event_bus` for `event_bus_name`) still
+works, and the program says which name to use. Values are checked against the field's type
+(int, float, str, bool, a Literal's choices, a nested spec, lists and maps), then by the
+dataclass itself. Resource slots (an existing table, say) can only be passed in code. Keys
+of other namespaces pass through, except a near-miss of ours (a typo) and an `aws:region`
+the AWS provider does not know. Every problem is collected into one `ConfigError`, each
+naming the key as the stack file spells it.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class ProgramConfig:
     patterns: list[PatternChoice]
     alarm_topic_arn: str | None = None
     api_gateway_account: bool = False
+    notes: list[str] = field(default_factory=list)  # former argument names the stack uses
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -279,10 +281,32 @@ def _construct(
             left_out.append(name)
 
 
+def _renamed(cls: type) -> Mapping[str, str]:
+    """Former argument name -> current name (`PatternArgs.renamed_arguments`)."""
+    renamed: Mapping[str, str] = getattr(cls, "renamed_arguments", {})
+    return renamed
+
+
 def _build(cls: type, values: Mapping[str, Any], key: Key, **extra: Any) -> Any:
     fields = _configurable(cls)
     allowed = ", ".join(sorted(fields))
-    problems = [
+    values = dict(values)
+    problems = []
+    former_names: dict[str, str] = {}  # current name -> the former one the stack file uses
+    for former, current in _renamed(cls).items():
+        if former in values and current in values:
+            problems.append(
+                Problem(
+                    key,
+                    f"{former!r} is the former name of {current!r}; set {current!r} only",
+                    at=(*key, former),
+                )
+            )
+            del values[former]
+        elif former in values:
+            values[current] = values.pop(former)
+            former_names[current] = former
+    problems += [
         Problem(
             key,
             f"unknown argument {name!r}{_did_you_mean(str(name), sorted(fields))}; "
@@ -305,6 +329,9 @@ def _build(cls: type, values: Mapping[str, Any], key: Key, **extra: Any) -> Any:
         raise _Invalid(problems)
 
     def place(name: str | None, message: str) -> Problem:
+        former = former_names.get(name or "")
+        if name and former and message.startswith(name):  # say it as the stack file does
+            name, message = former, former + message[len(name) :]
         return Problem(key, message, at=(*key, name) if name else None)
 
     instance, found = _construct(cls, kwargs, place, **extra)
@@ -418,6 +445,7 @@ def parse(raw: Mapping[str, Any]) -> ProgramConfig:
             )
         )
     choices: list[PatternChoice] = []
+    notes: list[str] = []
     for slug, args in top.patterns.items():
         where: Key = (PATTERNS_KEY, slug)
         entry = CATALOG.get(slug)
@@ -435,13 +463,20 @@ def parse(raw: Mapping[str, Any]) -> ProgramConfig:
         if not isinstance(args, Mapping):
             problems.append(Problem(where, f"must be a map of arguments (got {args!r})"))
             continue
+        notes += [
+            f"{key_text((*where, former))}: renamed {current!r}; the former name still works"
+            for former, current in _renamed(entry.args).items()
+            if former in args and current not in args
+        ]
         try:
             choices.append(PatternChoice(slug, _build(entry.args, args, where, settings=settings)))
         except _Invalid as error:
             problems.extend(error.problems)
     if problems:
         raise ConfigError(problems)
-    return ProgramConfig(settings, choices, top.alarm_topic_arn, top.api_gateway_account)
+    return ProgramConfig(
+        settings, choices, top.alarm_topic_arn, top.api_gateway_account, notes=notes
+    )
 
 
 def read_pulumi_config() -> dict[str, Any]:

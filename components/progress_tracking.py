@@ -37,6 +37,8 @@ from components.core.table import TableSpec, create_table
 from components.core.websocket import SHARED_MODULES, check_route
 from components.websocket_api import WebSocketApi, WebSocketApiArgs, WebSocketCore
 
+__all__ = ["ProgressTrackedWorkflow", "ProgressTrackedWorkflowArgs", "StepSpec"]
+
 ReportingMode = Literal["direct", "lambda", "eventbridge"]
 EVENT_SOURCE = "serverless-patterns.progress-tracking"
 DETAIL_TYPE = "WorkflowProgress"
@@ -98,9 +100,20 @@ class ProgressTrackedWorkflowArgs(PatternArgs):
 
     websocket: an existing `WebSocketApi` to add the start route to, or the args of a new
       one (None: a new one with its defaults).
+    reporting_mode: how Report states reach the client: `direct` (`apigateway:invoke` from
+      the state machine), `lambda` (the `report` function) or `eventbridge` (an event, a
+      rule with retries and a DLQ, then `report`).
+    steps: the business steps, in order (`StepSpec`: name, handler in
+      `functions/progress_tracking/`, timeout, memory); an inventory check and a payment by
+      default.
     progress: step name -> percentage reported before it (default: evenly spaced); values
       rise with the steps, below 100 (100 is the completion report).
+    start_route: the WebSocket route key (the message's `action`) that starts a workflow.
+    state_machine_timeout_s: the execution timeout; above the steps' total timeout.
     event_bus: the bus of eventbridge mode (None: a new one).
+    report_retry_attempts: eventbridge mode: the rule target's retries of `report` (0-185).
+    report_max_age_s: eventbridge mode: how long a progress event may wait to be reported
+      (60-86400 s) before it goes to the DLQ.
     """
 
     websocket: WebSocketApi | WebSocketApiArgs | None = None
@@ -308,6 +321,7 @@ class ProgressTrackedWorkflow(Pattern):
     """WebSocket `startWorkflow` -> `start` -> state machine -> progress to the client."""
 
     slug: ClassVar[str] = "progress-tracking"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:ProgressTrackedWorkflow"
 
     def __init__(
         self,

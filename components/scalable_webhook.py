@@ -18,10 +18,12 @@ import pulumi_aws as aws
 from components.core import aws_context, defaults, iam, packaging
 from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
 from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
+from components.core.pattern import Pattern, PatternArgs, Safeguard
 from components.core.queue import DurableQueue, QueueSpec
 from components.core.settings import REGIONAL_WEB_ACL, SECRET
-from components.core.table import TableSpec, create_table
+from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+
+__all__ = ["ScalableWebhook", "ScalableWebhookArgs", "SignatureSpec"]
 
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # API Gateway's limit for stage names
@@ -55,15 +57,36 @@ class ScalableWebhookArgs(PatternArgs):
     consumer_concurrency: reserved concurrency of the consumer, kept under the backend's
       connection or rate budget; the SQS mapping's maximum concurrency follows it (SQS's
       floor is 2, so 1 relies on reserved concurrency alone).
+    batch_size: deliveries per consumer invocation (1-10, up to 10000 with a batching window).
+    batching_window_s: seconds the mapping waits to fill a batch (0-300).
+    consumer_timeout_s: the consumer's timeout; the queue's visibility timeout is six times it.
+    consumer_memory_size: the consumer's memory in MB.
+    max_receive_count: receives before a delivery moves to the dead-letter queue.
+    signature: an HMAC signature check in the consumer (`SignatureSpec`: header, secret ARN,
+      algorithm); None checks no signature.
     delivery_id_header: the provider's delivery-id header; the dedupe key is
-      `<source>#<delivery id>`, else `<source>#<SHA-256 of the body>`.
-    sink_table: an existing table with partition key `id` (S) instead of a new one.
-    waf_acl_arn: a WAFv2 web ACL to associate with the stage.
+      `<source>#<delivery id>`, or with None `<source>#<SHA-256 of the body>`.
+    sink_table: an existing table with partition key `id` (S); None makes a new one.
+    stage_name: the REST stage's name (the URL's first path segment).
+    throttle_rate: the stage's steady-state request rate limit (requests per second).
+    throttle_burst: the stage's burst limit (requests).
+    waf_acl_arn: a WAFv2 web ACL to associate with the stage; None associates none.
     api_key_required: callers send `x-api-key` (a usage plan with `daily_quota` and the stage
       throttle holds the key). Providers that cannot send a header set False: the route is
       then public, its deliveries checked by `signature` alone, and the stack's policy config
       needs an APIGW-008 exemption for it (docs/patterns/scalable-webhook.md).
+    daily_quota: requests a day the usage plan allows the API key.
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard("sink_table", TABLE_DEFAULTS, "They are the table owner's to set."),
+        Safeguard(
+            "api_key_required",
+            ("an API key on the route", "a usage plan with daily_quota"),
+            "Anyone can post: check each delivery's `signature` and exempt APIGW-008.",
+            off=False,
+        ),
+    )
 
     ingest: Literal["direct", "lambda"] = "direct"
     consumer_concurrency: int = 2
@@ -194,6 +217,7 @@ class ScalableWebhook(Pattern):
     """REST `POST /webhook/{source}` -> SQS (+DLQ) -> throttled consumer -> DynamoDB."""
 
     slug: ClassVar[str] = "scalable-webhook"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:ScalableWebhook"
 
     def __init__(
         self,

@@ -18,11 +18,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.core import asl, iam, packaging, streams
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
+from components.core.function import FUNCTION_DEFAULTS, FunctionSpec, LambdaFunction
+from components.core.pattern import Pattern, PatternArgs, Safeguard
 from components.core.state_machine import StateMachine
 from components.core.streams import PipeSourceSpec, PipeTarget, StreamPipe
-from components.core.table import TableSpec, create_table
+from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+
+__all__ = ["StepSpec", "StreamWorkflow", "StreamWorkflowArgs", "Writeback"]
 
 GuardType = Literal["S", "N"]
 VALUE_TYPES = ("S", "N", "BOOL")
@@ -45,8 +47,15 @@ class StepSpec:
     handler: a handler of the shipped example code (`steps.collect`), unless `function`.
     retry_errors: typed exceptions worth a retry (their class names, e.g. PriceUnavailable),
       on top of Lambda's transient errors.
-    function: an existing function instead of a new one (then its code and role are yours).
+    memory_size: the step function's memory in MB (a new function only).
+    timeout_s: the step's timeout in seconds (the task's timeout follows it).
+    function: an existing function instead of a new one (then its code and role are yours);
+      None makes one from `handler`.
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard("function", FUNCTION_DEFAULTS, "They are the function owner's to set."),
+    )
 
     name: str
     handler: str = ""
@@ -192,19 +201,29 @@ class StreamWorkflowArgs(PatternArgs):
     """Arguments of `StreamWorkflow`.
 
     table: the table whose changes start workflows (stream NEW_IMAGE or NEW_AND_OLD_IMAGES);
-      a new one (`pk`/`sk` strings, `stream_view_type`) by default. The pipe is one of its
+      None makes a new one (`pk`/`sk` strings, `stream_view_type`). The pipe is one of its
       two stream readers.
+    stream_view_type: the stream of a new table (an existing table keeps its own).
     filter: a filter pattern on the stream record that a change must match, e.g.
       `{"dynamodb": {"NewImage": {"status": {"S": ["COMPLETE"]}}}}`; AND the event names AND
-      (with a write-back) the loop guard.
+      (with a write-back) the loop guard. None: every change of `event_names`.
+    event_names: the stream events that start a workflow (INSERT, MODIFY, REMOVE).
     input_template: the machine's input per record (stream metadata dropped); with a
       write-back it must carry the item's typed `Keys` (`<$.dynamodb.Keys>`).
     steps: the Lambda steps, in order; the example's `collect` and `price` by default.
     wait_seconds: a Wait before the write-back, for data that lands late (0: none).
     writeback: the result written onto the item, or None for no write-back.
+    state_machine_timeout_s: the execution timeout, in seconds.
+    pipe_max_retries: retries of a record the pipe could not start a workflow for, before
+      it goes to the failure queue.
+    max_record_age_s: records older than this go to the failure queue without a workflow.
     starting_position: LATEST for an existing table, TRIM_HORIZON for a new one (None).
     log_level: the pipe's log level (the machine logs ERROR in prod and ALL in dev).
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard("table", TABLE_DEFAULTS, "They are the table owner's to set."),
+    )
 
     table: aws.dynamodb.Table | None = None
     stream_view_type: Literal["NEW_IMAGE", "NEW_AND_OLD_IMAGES"] = "NEW_IMAGE"
@@ -405,6 +424,7 @@ class StreamWorkflow(Pattern):
     """Table stream -> pipe (filter + loop guard) -> Standard state machine -> write-back."""
 
     slug: ClassVar[str] = "stream-workflow"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:StreamWorkflow"
 
     def __init__(
         self,

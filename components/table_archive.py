@@ -19,12 +19,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components.core import defaults, iam, packaging, streams
-from components.core.bucket import PrivateBucket, StorageTransition
+from components.core.bucket import BUCKET_DEFAULTS, PrivateBucket, StorageTransition
 from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
+from components.core.pattern import Pattern, PatternArgs, Safeguard
 from components.core.settings import KMS_KEY
 from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
-from components.core.table import TableSpec, create_table
+from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+
+__all__ = ["TableArchive", "TableArchiveArgs"]
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 _GLUE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
@@ -53,21 +55,41 @@ GLUE_TABLE_COMMENT = (
 class TableArchiveArgs(PatternArgs):
     """Arguments of `TableArchive`.
 
-    table: the source table (its stream must carry NEW_AND_OLD_IMAGES); a new one
-      (`pk`/`sk` strings) by default. The archiver is one of its two stream readers.
-    bucket: an existing archive bucket instead of a new one (then its encryption, public
-      access block, TLS policy and lifecycle stay its owner's business).
+    table: the source table (its stream must carry NEW_AND_OLD_IMAGES); None makes a new one
+      (`pk`/`sk` strings). The archiver is one of its two stream readers.
+    bucket: an existing archive bucket; None makes a new private one (then the bucket's
+      encryption, public access block, TLS policy and lifecycle are this component's).
     prefix: key prefix of every object (no leading or trailing slash).
     event_names: archive only these events (INSERT, MODIFY, REMOVE); None archives all.
+    batch_size: stream records per archiver invocation.
+    batching_window_s: seconds the mapping waits to fill a batch.
+    max_retries: retries of a failing batch (halved by bisection) before its records go to
+      the failure queue.
+    max_record_age_s: records older than this go to the failure queue unarchived.
     glue_database: a Glue database name to create (or an existing database) for the Glue
       table; None makes no Glue objects.
     projection_start_year: first year of the Glue partition projection; None is the year the
       program runs. Pin it in long-lived stacks: a later start hides older partitions.
-    transition_days: objects move to STANDARD_IA after this many days.
-    kms_key_arn: a KMS key for the bucket's default encryption (S3-managed keys otherwise);
+    transition_days: objects move to STANDARD_IA after this many days (new bucket only).
+    kms_key_arn: a KMS key for a new bucket's default encryption (None: S3-managed keys);
       the archiver may `kms:GenerateDataKey` with it.
+    memory_size: the archiver's memory in MB.
+    timeout_s: the archiver's timeout in seconds.
     log_retention_days: the archiver's log retention; None keeps the stack's setting.
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard(
+            "table",
+            TABLE_DEFAULTS,
+            "They are the table owner's to set; its stream must carry NEW_AND_OLD_IMAGES.",
+        ),
+        Safeguard(
+            "bucket",
+            BUCKET_DEFAULTS,
+            "They are the bucket owner's to set; kms_key_arn and transition_days are not applied.",
+        ),
+    )
 
     table: aws.dynamodb.Table | None = None
     bucket: aws.s3.Bucket | None = None
@@ -172,6 +194,7 @@ class TableArchive(Pattern):
     """Table stream -> `archiver` (grouped per partition hour) -> S3, optionally a Glue table."""
 
     slug: ClassVar[str] = "table-archive"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:TableArchive"
 
     def __init__(
         self,

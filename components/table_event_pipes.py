@@ -22,12 +22,19 @@ import pulumi_aws as aws
 
 from components.core import defaults, iam, packaging, streams
 from components.core.alarms import metric_alarm
-from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
+from components.core.function import (
+    FUNCTION_DEFAULTS,
+    AsyncInvoke,
+    FunctionSpec,
+    LambdaFunction,
+)
+from components.core.pattern import Pattern, PatternArgs, Safeguard
 from components.core.queue import tls_only_policy
 from components.core.settings import KMS_KEY
 from components.core.streams import FailureQueue, PipeSourceSpec, PipeTarget, StreamPipe
-from components.core.table import TableSpec, create_table
+from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+
+__all__ = ["EnrichmentSpec", "ItemType", "TableEventPipes", "TableEventPipesArgs"]
 
 Mode = Literal["pipe_per_type", "single_pipe"]
 MAX_TYPES_SINGLE_PIPE = streams.MAX_FILTERS  # one filter per type
@@ -153,27 +160,47 @@ class EnrichmentSpec:
 class TableEventPipesArgs(PatternArgs):
     """Arguments of `TableEventPipes`.
 
-    table: the single-table design's table (stream with NEW_IMAGE or NEW_AND_OLD_IMAGES); a
-      new one (`pk`/`sk` strings, NEW_AND_OLD_IMAGES) by default.
-    bus: an existing custom bus; a new `{name}-events` bus by default.
-    event_source: the events' `source`; `app.<table name>` by default.
+    table: the single-table design's table (stream with NEW_IMAGE or NEW_AND_OLD_IMAGES);
+      None makes a new one (`pk`/`sk` strings, NEW_AND_OLD_IMAGES).
+    event_bus: an existing custom bus; None makes a new `{name}-events` bus.
+    event_source: the events' `source`; None is `app.<table name>`.
     item_types: name -> ItemType; the default is the story app's `StoryCreated`.
     mode: `pipe_per_type` (one pipe per type, at most two types and fewer when the table
       has other readers) or `single_pipe` (one pipe, up to five types, routed by the
       enrichment function, which is then required and made from the shipped `enrich`).
     enrichment: the shipped enrichment function (`EnrichmentSpec`), or an existing function;
       it returns `{"detailType", "detail"}` per record it keeps (records no type claims
-      are skipped, so the output can be shorter).
+      are skipped, so the output can be shorter). None: no enrichment in `pipe_per_type`
+      mode, the shipped function in `single_pipe` mode.
     starting_position: LATEST for an existing table, TRIM_HORIZON for a new one (None).
     batch_size: records per pipe invocation (at most 10, the bus's PutEvents limit).
-    archive_retention_days: keep an EventBridge archive of the bus for replay (0 = forever).
-    kms_key_arn: customer-managed key for the new bus (its policy must let EventBridge in).
+    max_retries: retries of a failing batch before its records go to the failure queue.
+    max_record_age_s: records older than this go to the failure queue unsent.
+    log_level: the pipes' log level: ERROR, or INFO and TRACE to log every execution step.
+    archive_retention_days: keep an EventBridge archive of the bus for replay (0 = forever,
+      None: no archive).
+    kms_key_arn: customer-managed key for a new bus (its policy must let EventBridge in);
+      None: an AWS-owned key.
     consumers: detail-types the shipped example consumer (idempotent on sourceEventId)
       subscribes to, through one bus rule with a retry policy and a DLQ.
     """
 
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard("table", TABLE_DEFAULTS, "They are the table owner's to set."),
+        Safeguard(
+            "event_bus",
+            ("encryption with kms_key_arn", "the stack's tags"),
+            "They are the bus owner's to set; kms_key_arn is not applied.",
+        ),
+        Safeguard(
+            "enrichment",
+            FUNCTION_DEFAULTS,
+            "They are the function owner's to set; the pipe only invokes it.",
+        ),
+    )
+
     table: aws.dynamodb.Table | None = None
-    bus: aws.cloudwatch.EventBus | None = None
+    event_bus: aws.cloudwatch.EventBus | None = None
     event_source: str | None = None
     item_types: dict[str, ItemType] = field(default_factory=lambda: {"story": STORY})
     mode: Mode = "pipe_per_type"
@@ -273,6 +300,7 @@ class TableEventPipes(Pattern):
     """Table stream -> pipe(s) with filters and templates -> custom bus (+ example consumer)."""
 
     slug: ClassVar[str] = "table-event-pipes"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:TableEventPipes"
 
     def __init__(
         self,
@@ -302,7 +330,7 @@ class TableEventPipes(Pattern):
         starting_position = args.starting_position or (
             "LATEST" if args.table is not None else "TRIM_HORIZON"
         )
-        self.bus = args.bus or aws.cloudwatch.EventBus(
+        self.bus = args.event_bus or aws.cloudwatch.EventBus(
             scope.child("events"),
             name=scope.physical("events", max_length=256),
             kms_key_identifier=args.kms_key_arn,

@@ -23,10 +23,15 @@ import pulumi_aws as aws
 
 from components.core import aws_context, defaults, iam, packaging
 from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
+from components.core.pattern import Pattern, PatternArgs, Safeguard
 from components.core.scope import Scope
 from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
-from components.core.table import TableSpec, create_table
+from components.core.table import (
+    EPHEMERAL_TABLE_DEFAULTS,
+    TABLE_DEFAULTS,
+    TableSpec,
+    create_table,
+)
 from components.core.websocket import (
     SHARED_MODULES,
     AuthorizerSpec,
@@ -36,6 +41,8 @@ from components.core.websocket import (
     WebSocketEndpoint,
     check_route,
 )
+
+__all__ = ["AuthorizerSpec", "WebSocketApi", "WebSocketApiArgs", "WebSocketCore"]
 
 SWEEP_EXPRESSION = "rate(5 minutes)"
 SWEEP_RETRY_ATTEMPTS = 3
@@ -49,20 +56,45 @@ MAX_RESUME_WINDOW_S = 86_400
 class WebSocketApiArgs(PatternArgs):
     """Arguments of `WebSocketApi`.
 
+    stage_name: the WebSocket stage's name (the URL's path).
     routes: extra route keys (the message's `action`) -> function in
       `functions/websocket_api/`; each is two-way and may push through the shared sender.
     user_id_source: where `$connect` reads the user id: `protocol_header` (a browser-made
       id sent as the subprotocol and echoed back), `query` (`?userId=`) or `authorizer`
       (the authorizer context's `userId` or `principalId`).
-    authorizer: a REQUEST Lambda authorizer for `$connect`; without one `$connect` needs
-      IAM (SigV4) authorization, unless `public=True` opens it.
+    authorizer: a REQUEST Lambda authorizer for `$connect`; with None `$connect` needs IAM
+      (SigV4) authorization, unless `public=True` opens it.
+    public: `$connect` without any authorization (no authorizer allowed then).
     resume_window_s: how long a session outlives its user's last connection.
     cleanup: `ttl` (DynamoDB TTL, lazy) or `ttl+sweeper` (also a sweep every 5 minutes).
-    log_retention_days: None keeps the stack's setting.
+    throttle_rate: the stage's steady-state message rate limit (messages per second).
+    throttle_burst: the stage's burst limit (messages).
+    log_retention_days: the log retention of this API's log groups; None keeps the stack's.
     feature_toggles: add the feature-toggle broadcaster example.
     connections_table / sessions_table / toggles_table: existing tables with the same keys
-      (`connectionId` + GSI `byUser` on `userId`; `userId`; `featureId` with a stream).
+      (`connectionId` + GSI `byUser` on `userId`; `userId`; `featureId` with a stream);
+      None makes new ones.
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard(
+            "public",
+            ("$connect authorization (IAM or the Lambda authorizer)",),
+            "Anyone can connect and claim any user id: keep it to public broadcasts.",
+            off=True,
+        ),
+        Safeguard(
+            "connections_table",
+            EPHEMERAL_TABLE_DEFAULTS,
+            "Enable TTL on its `expiresAt` attribute, or connections are never cleaned up.",
+        ),
+        Safeguard(
+            "sessions_table",
+            EPHEMERAL_TABLE_DEFAULTS,
+            "Enable TTL on its `expiresAt` attribute, or sessions are never cleaned up.",
+        ),
+        Safeguard("toggles_table", TABLE_DEFAULTS, "They are the table owner's to set."),
+    )
 
     stage_name: str = "live"
     routes: dict[str, FunctionSpec] = field(default_factory=dict)
@@ -387,6 +419,7 @@ class WebSocketApi(Pattern):
     """
 
     slug: ClassVar[str] = "websocket-api"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:WebSocketApi"
 
     def __init__(
         self,

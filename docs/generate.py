@@ -1,9 +1,10 @@
 """Regenerate the docs made from code: `python docs/generate.py` (or `make docs`).
 
-`docs/catalog.md`: the pattern table and each pattern's arguments with their defaults,
-read from `components.catalog`; `docs/rules.md` and `policies/profiles/{dev,prod}.json`
-from the policy registry; so none of them can drift from the code. `--check` exits 1 when a
-generated file is out of date (the tests run it).
+`docs/catalog.md`: the pattern table and each pattern's arguments with their types, defaults
+and descriptions (the args class's docstring), read from `components.catalog`;
+`docs/rules.md` and `policies/profiles/{dev,prod}.json` from the policy registry; so none of
+them can drift from the code. `--check` exits 1 when a generated file is out of date (the
+tests run it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ for path in (ROOT, ROOT / "policies"):
         sys.path.insert(0, str(path))
 
 from components.catalog import CATALOG  # noqa: E402
+from components.docstrings import argument_docs  # noqa: E402
 from serverless_wa import pack  # noqa: E402
 from serverless_wa.registry import rules  # noqa: E402
 
@@ -70,18 +72,20 @@ def catalog_markdown() -> str:
         )
     for slug, entry in sorted(CATALOG.items()):
         hints = typing.get_type_hints(entry.args)
+        docs = argument_docs(entry.args)
         lines += [
             "",
             f"## `{slug}` arguments (`{entry.args.__name__}`)",
             "",
-            "| argument | type | default |",
-            "|---|---|---|",
+            "| argument | type | default | description |",
+            "|---|---|---|---|",
         ]
         for field in dataclasses.fields(entry.args):
             if field.name == "settings":
                 continue
-            kind = _type_name(hints[field.name])
-            lines.append(f"| `{field.name}` | {kind} | {_default(field)} |")
+            kind = _cell(_type_name(hints[field.name]))
+            described = _cell(docs.get(field.name, ""))
+            lines.append(f"| `{field.name}` | {kind} | {_cell(_default(field))} | {described} |")
     return "\n".join(lines) + "\n"
 
 

@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(gate.render(plan, report, profile=profile_label))
         document["findings"] = [f.to_json() for f in report.findings]
+        document["policy_summary"] = report.summary()
         if options.sarif:
             stack_file = options.stack_file or Path("stacks") / f"Pulumi.{plan.stack}.yaml"
             log = gate.sarif(report, str(stack_file), docs_url=options.docs_url)

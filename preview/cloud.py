@@ -191,6 +191,11 @@ class SimulatedCloud(pulumi.runtime.Mocks):
             )
         elif typ.startswith("aws:apigatewayv2/"):
             out.update(__id=_api_id(typ, logical))
+        elif typ == "aws:secretsmanager/secret:Secret":
+            # Secrets Manager appends six random characters; the provider's id is the ARN.
+            suffix = _digest(name, length=6)
+            arn = f"arn:aws:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
+            out.update(arn=arn, __id=arn)
         elif typ == "aws:scheduler/schedule:Schedule":
             group = inputs.get("groupName") or "default"
             out.update(arn=f"arn:aws:scheduler:{region}:{account}:schedule/{group}/{name}")
@@ -215,6 +220,15 @@ class SimulatedCloud(pulumi.runtime.Mocks):
                 catalogId=account,
                 __id=f"{account}:{database}:{name}",
             )
+        elif typ == "aws:cognito/userPool:UserPool":
+            pool = f"{region}_{_api_id(typ, logical)[:9]}"
+            out.update(
+                __id=pool,
+                arn=f"arn:aws:cognito-idp:{region}:{account}:userpool/{pool}",
+                endpoint=f"cognito-idp.{region}.amazonaws.com/{pool}",
+            )
+        elif typ == "aws:cognito/userPoolClient:UserPoolClient":
+            out.update(__id=(_api_id(typ, logical) + _api_id(logical, typ) * 2)[:26])
         elif typ == "aws:lambda/eventSourceMapping:EventSourceMapping":
             digest = _digest(typ, logical, length=32)
             uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:]}"

@@ -15,6 +15,7 @@ import yaml
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as runtime_mocks
 from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -40,6 +41,7 @@ class Registration:
     provider: str | None = None
     id: str | None = None
     outputs: dict[str, Any] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)  # former type tokens, or alias URNs
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,36 @@ class Registration:
             "dependencies": self.dependencies,
             "propertyDependencies": self.property_dependencies,
         }
+
+
+@dataclass(frozen=True)
+class Log:
+    """A message the program logged (`pulumi.log.warn(..., resource=...)` and the like)."""
+
+    severity: str  # info, warning, error
+    message: str
+    urn: str  # the resource it is about, or "" for the stack
+
+
+_SEVERITIES = {
+    engine_pb2.INFO: "info",
+    engine_pb2.WARNING: "warning",
+    engine_pb2.ERROR: "error",
+}
+
+
+class RecordingEngine(runtime_mocks.MockEngine):
+    """The engine's Log RPC, kept from info up: what `pulumi preview` prints under
+    Diagnostics (the SDK's own debug chatter is left out, as the CLI leaves it out)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.logs: list[Log] = []
+
+    def Log(self, request: Any) -> None:
+        if request.severity != engine_pb2.DEBUG:
+            severity = _SEVERITIES.get(request.severity, "info")
+            self.logs.append(Log(severity, request.message, request.urn))
 
 
 class RecordingMonitor(runtime_mocks.MockMonitor):
@@ -95,6 +127,8 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
                 provider=request.provider or None,
                 id=registered.id if registered else None,
                 outputs=dict(registered.state) if registered else {},
+                aliases=[alias.spec.type or alias.urn for alias in request.aliases]
+                + list(request.aliasURNs),
             )
         )
         return response
@@ -107,6 +141,7 @@ class Plan:
     registrations: list[Registration]
     outputs: dict[str, Any]
     stack_urn: str | None
+    logs: list[Log] = field(default_factory=list)
 
     def of_type(self, token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == token]
@@ -192,6 +227,8 @@ def run(
     pulumi.runtime.set_mocks(
         monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
     )
+    recorder = RecordingEngine()
+    runtime_settings.SETTINGS.engine = recorder
     runtime_config.set_all_config(dict(config))
     root = pulumi.runtime.get_root_resource()
     _sync_await(run_pulumi_func(program))
@@ -199,7 +236,7 @@ def run(
     if root is not None:
         for key, value in getattr(root, "outputs", {}).items():
             outputs[key] = _sync_await(pulumi.Output.from_input(value).future())
-    return Plan(project, stack, monitor.registrations, outputs, monitor.stack_urn)
+    return Plan(project, stack, monitor.registrations, outputs, monitor.stack_urn, recorder.logs)
 
 
 def run_main(

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
@@ -36,6 +37,7 @@ POLICIES_DIR = ROOT / "policies"
 PROFILES_DIR = POLICIES_DIR / "profiles"
 PACK_FILE = POLICIES_DIR / "PulumiPolicy.yaml"
 LIBRARY_TYPE = "serverless-patterns:"  # type tokens of this library's components
+CRASHED = ": could not evaluate: "  # the pack's text for a rule that raised (it fails closed)
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
 IN_FLIGHT = 32  # Analyze calls outstanding at once
 _LEVELS = {
@@ -71,6 +73,11 @@ class Finding:
     @property
     def text(self) -> str:
         return with_fix_for_owner(self.message, self.urn)
+
+    @property
+    def crashed(self) -> bool:
+        """The rule raised on this resource: a violation that says nothing was checked."""
+        return CRASHED in self.message
 
     def to_json(self) -> dict[str, str]:
         return {
@@ -127,6 +134,27 @@ class Report:
     @property
     def mandatory(self) -> list[Finding]:
         return [f for f in self.findings if f.enforcement == "mandatory"]
+
+    @property
+    def crashed(self) -> list[Finding]:
+        """Findings of rules that raised ("could not evaluate"), whatever their level."""
+        return [f for f in self.findings if f.crashed]
+
+    @property
+    def exempted(self) -> list[tuple[str, str, str]]:
+        return [n for n in self.not_applicable if n[2].startswith("exempt")]
+
+    def summary(self) -> dict[str, int]:
+        """The counts the summary line shows; `could_not_evaluate` findings are also counted
+        as mandatory or advisory, at their rule's level."""
+        mandatory = len(self.mandatory)
+        return {
+            "mandatory": mandatory,
+            "advisory": len(self.findings) - mandatory,
+            "exempted": len(self.exempted),
+            "could_not_evaluate": len(self.crashed),
+            "policies": len(self.policies),
+        }
 
 
 def profile_names() -> list[str]:
@@ -326,16 +354,47 @@ def policy_pack(directory: Path = POLICIES_DIR) -> Iterator[analyzer_pb2_grpc.An
             process.kill()
 
 
+def config_problems(policy: analyzer_pb2.PolicyInfo, properties: Mapping[str, Any]) -> list[str]:
+    """What is wrong with one policy's config under the schema the pack announces for it, as
+    the engine checks it (an object of the schema's properties and required keys, defaults
+    filled in) before any analysis; one `<policy>: <key path>: <problem>` line each."""
+    announced = policy.configSchema
+    schema: dict[str, Any] = {"type": "object"}
+    if announced.properties:
+        schema["properties"] = json_format.MessageToDict(announced.properties)
+    if announced.required:
+        schema["required"] = list(announced.required)
+    defaults = {
+        key: spec["default"]
+        for key, spec in schema.get("properties", {}).items()
+        if isinstance(spec, dict) and "default" in spec
+    }
+    validator = jsonschema.Draft7Validator(schema)
+    problems = []
+    for error in validator.iter_errors({**defaults, **properties}):
+        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+        problem = error.message
+        if error.validator == "minLength":  # the schema's numbers arrive as floats
+            problem = f"{error.instance!r} is shorter than {int(error.validator_value)} characters"
+        elif error.validator == "pattern":
+            problem = f"{error.instance!r} does not match the pattern {error.validator_value}"
+        problems.append(f"{policy.name}: {path.lstrip('.') or '(config)'}: {problem}")
+    return sorted(problems)
+
+
 def configure(
     stub: analyzer_pb2_grpc.AnalyzerStub,
     info: analyzer_pb2.AnalyzerInfo,
     profile: Mapping[str, Any] | None,
 ) -> None:
-    """Configure with the initial config merged with `profile`, as the engine does."""
+    """Configure with the initial config merged with `profile`, as the engine does; a config
+    the pack's schemas refuse is a `ProfileError` naming each policy and problem (the engine
+    refuses it too, before any analysis)."""
     unknown = sorted(set(profile or {}) - {p.name for p in info.policies})
     if unknown:
         raise ProfileError(f"the profile configures no such policy: {', '.join(unknown)}")
     config: dict[str, analyzer_pb2.PolicyConfig] = {}
+    problems: list[str] = []
     for policy in info.policies:
         initial = info.initialConfig.get(policy.name)
         level = initial.enforcementLevel if initial is not None else policy.enforcementLevel
@@ -349,9 +408,12 @@ def configure(
             if "enforcementLevel" in override:
                 level = _LEVEL_VALUES[override["enforcementLevel"]]
             properties.update({k: v for k, v in override.items() if k != "enforcementLevel"})
+        problems += config_problems(policy, properties)
         config[policy.name] = analyzer_pb2.PolicyConfig(
             enforcementLevel=level, properties=_struct(properties)
         )
+    if problems:
+        raise ProfileError("the profile's policy config is invalid:\n  " + "\n  ".join(problems))
     stub.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=config))
 
 
@@ -507,13 +569,23 @@ def render(plan: Plan, report: Report, profile: str | None = None) -> str:
         ordered = sorted(groups[owner], key=lambda f: (f.enforcement != "mandatory", f.id, f.urn))
         for finding in ordered:
             lines.append(f"      {finding.enforcement:<9} {finding.severity:<6} {finding.text}")
-    exempt = [n for n in report.not_applicable if n[2].startswith("exempt")]
-    mandatory = len(report.mandatory)
+    counts = report.summary()
     lines.append("")
     lines.append(
-        f"Policy summary: {mandatory} mandatory, {len(report.findings) - mandatory} advisory, "
-        f"{len(exempt)} exempted; {len(report.policies)} policies"
+        f"Policy summary: {counts['mandatory']} mandatory, {counts['advisory']} advisory, "
+        f"{counts['exempted']} exempted, {counts['could_not_evaluate']} could not evaluate; "
+        f"{counts['policies']} policies"
     )
-    for policy, urn, reason in sorted(exempt):
+    for policy, urn, reason in sorted(report.exempted):
         lines.append(f"    exempted {policy} on {urn.rsplit('::', 1)[-1] or 'stack'}: {reason}")
+    crashed: dict[str, list[Finding]] = {}
+    for finding in report.crashed:
+        crashed.setdefault(finding.policy, []).append(finding)
+    for policy, findings in sorted(crashed.items()):
+        subjects = sorted({f.urn.rsplit("::", 1)[-1] or "stack" for f in findings})
+        more = f" and {len(subjects) - 3} more" if len(subjects) > 3 else ""
+        lines.append(
+            f"    could not evaluate {findings[0].id} ({policy}) on {', '.join(subjects[:3])}"
+            f"{more}: the rule raised; reported at its level"
+        )
     return "\n".join(lines)

@@ -26,8 +26,9 @@ def short_type(token: str) -> str:
 
 
 def tree(plan: Plan, outputs: Mapping[str, Any] | None = None) -> str:
-    """The plan as `pulumi preview` prints it: resources, the stack's outputs (`outputs`,
-    plain values with the unknown sentinel where a value is computed), the count."""
+    """The plan as `pulumi preview` prints it: resources, the program's diagnostics (warnings
+    by resource), the stack's outputs (`outputs`, plain values with the unknown sentinel
+    where a value is computed), the count."""
     children: dict[str | None, list[Registration]] = defaultdict(list)
     for r in plan.registrations:
         children[r.parent].append(r)
@@ -52,10 +53,28 @@ def tree(plan: Plan, outputs: Mapping[str, Any] | None = None) -> str:
         f"     {'Type':<{width}}{'Name':<{name_width}}Plan",
     ]
     lines += [f" +   {t:<{width}}{n:<{name_width}}create" for t, n in rows]
+    lines += diagnostics(plan)
     if outputs:
         lines += ["", "Outputs:", *_properties(outputs, "    ")]
     lines += ["", "Resources:", f"    + {len(rows)} to create"]
     return "\n".join(lines)
+
+
+def diagnostics(plan: Plan) -> list[str]:
+    """`Diagnostics:` as the CLI prints it: each resource's messages under its type and name."""
+    by_urn: dict[str, list[str]] = defaultdict(list)
+    for log in plan.logs:
+        by_urn[log.urn].append(f"    {log.severity}: {log.message}")
+    lines: list[str] = []
+    for urn in sorted(by_urn):
+        parts = urn.split("::")
+        label = (
+            f"{parts[2].split('$')[-1]} ({parts[3]})"
+            if len(parts) >= 4
+            else f"pulumi:pulumi:Stack ({plan.project}-{plan.stack})"
+        )
+        lines += [f"  {label}:", *by_urn[urn], ""]
+    return ["", "Diagnostics:", *lines[:-1]] if lines else []
 
 
 def _properties(values: Mapping[str, Any], indent: str) -> list[str]:

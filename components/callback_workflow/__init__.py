@@ -16,6 +16,7 @@ import functools
 import json
 import re
 import zoneinfo
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
@@ -24,15 +25,17 @@ import pulumi_aws as aws
 
 from components.callback_workflow.definition import WorkflowNames, WorkflowSettings, definition
 from components.core import iam, packaging
-from components.core.bucket import PrivateBucket
+from components.core.bucket import BUCKET_DEFAULTS, PrivateBucket
 from components.core.dead_letter import DeadLetterQueue
 from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
+from components.core.pattern import Pattern, PatternArgs, Safeguard
 from components.core.queue import DurableQueue, QueueSpec
 from components.core.schedule import ScheduleSpec, TargetSchedule
 from components.core.settings import check_event_bus
 from components.core.state_machine import StateMachine
 from components.core.table import TableSpec, create_table
+
+__all__ = ["CallbackWorkflow", "CallbackWorkflowArgs", "JobAdapterSpec"]
 
 MAX_POLL_DELAY_S = 900  # SQS's DelaySeconds ceiling
 # Time the workflow gives itself beyond the job for processing its files.
@@ -86,17 +89,29 @@ def default_item_processor() -> FunctionSpec:
 class CallbackWorkflowArgs(PatternArgs):
     """Arguments of `CallbackWorkflow`.
 
+    job: the job behind the callback (`JobAdapterSpec`: the adapter module, its grants and
+      settings); the shipped `fake_job` by default.
     schedule / timezone: when Scheduler starts a run (runId = the scheduled time).
     poll_interval_s: delay between status checks (an SQS message delay, so at most 900 s).
     heartbeat_s: the callback's HeartbeatSeconds; at least twice the poll interval.
     job_timeout_s: the callback's TimeoutSeconds: a job running longer fails the run.
-    results_bucket: an existing bucket for the job's output and the Map's results.
+    results_bucket: an existing bucket for the job's output and the Map's results; None
+      makes a new private one.
+    map_max_concurrency: files the Distributed Map processes at once (1-10000).
     tolerated_failure_pct: share of files that may fail before the run fails.
     child_execution_type: the Map's child workflows (EXPRESS is cheaper when each file takes
       under five minutes).
     item_processor: the function each file goes to.
+    event_bus_name: name or ARN of the bus for run-outcome events (None: the account's
+      default bus). Stack files may still call it `event_bus`.
+    log_level: the state machine's log level (ALL, ERROR or FATAL).
     workflow_type: the parent must be STANDARD: EXPRESS has no callbacks or Distributed Map.
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard("results_bucket", BUCKET_DEFAULTS, "They are the bucket owner's to set."),
+    )
+    renamed_arguments: ClassVar[Mapping[str, str]] = {"event_bus": "event_bus_name"}
 
     job: JobAdapterSpec = field(default_factory=JobAdapterSpec)
     schedule: str = "cron(0 2 * * ? *)"
@@ -109,7 +124,7 @@ class CallbackWorkflowArgs(PatternArgs):
     tolerated_failure_pct: float = 0.0
     child_execution_type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
     item_processor: FunctionSpec = field(default_factory=default_item_processor)
-    event_bus: str | None = None
+    event_bus_name: str | None = None
     log_level: Literal["ALL", "ERROR", "FATAL"] = "ERROR"
     workflow_type: Literal["STANDARD", "EXPRESS"] = "STANDARD"
 
@@ -147,8 +162,8 @@ class CallbackWorkflowArgs(PatternArgs):
                 f"tolerated_failure_pct must be between 0 and 100 "
                 f"(got {self.tolerated_failure_pct})"
             )
-        if self.event_bus is not None:
-            check_event_bus(self.event_bus)
+        if self.event_bus_name is not None:
+            check_event_bus(self.event_bus_name)
         zones = _time_zones()
         if zones and self.timezone not in zones:
             close = difflib.get_close_matches(self.timezone, sorted(zones), n=1)
@@ -178,6 +193,7 @@ class CallbackWorkflow(Pattern):
     """Scheduler -> STANDARD workflow -> SQS callback workers -> Distributed Map over S3."""
 
     slug: ClassVar[str] = "callback-workflow"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:CallbackWorkflow"
 
     def __init__(
         self,
@@ -232,7 +248,7 @@ class CallbackWorkflow(Pattern):
             results_bucket=bucket,
             process_file_arn=self.process_file.arn,
             source=f"serverless-patterns.{name}",
-            event_bus=args.event_bus,
+            event_bus=args.event_bus_name,
         )
         self.machine = StateMachine(
             scope,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -56,19 +56,21 @@ def regional_rest_api(scope: Scope, description: str) -> aws.apigateway.RestApi:
 def lambda_proxy(
     scope: Scope,
     api: aws.apigateway.RestApi,
-    resource: aws.apigateway.Resource,
+    resource: aws.apigateway.Resource | pulumi.Output[str],
     method: aws.apigateway.Method,
-    function: LambdaFunction,
+    function: LambdaFunction | aws.lambda_.Function,
     suffix: str,
     route: str,
 ) -> list[pulumi.Resource]:
-    """An AWS_PROXY integration of `method` (on `resource`) to `function`, and the
-    permission that lets this API invoke it on `route` only (e.g. `POST/trips`).
-    Returns both, for the deployment to follow."""
+    """An AWS_PROXY integration of `method` (on `resource`, or the id of the API's root
+    resource) to `function` (one of ours or an existing one), and the permission that lets
+    this API invoke it on `route` only (e.g. `POST/trips`). Returns both, for the
+    deployment to follow."""
+    target = function.function if isinstance(function, LambdaFunction) else function
     permission = aws.lambda_.Permission(
         scope.child(f"{suffix}-invoke"),
         action="lambda:InvokeFunction",
-        function=function.function.name,
+        function=target.name,
         principal="apigateway.amazonaws.com",
         source_arn=api.execution_arn.apply(lambda arn: f"{arn}/*/{route}"),
         opts=scope.opts(),
@@ -76,11 +78,11 @@ def lambda_proxy(
     integration = aws.apigateway.Integration(
         scope.child(f"{suffix}-integration"),
         rest_api=api.id,
-        resource_id=resource.id,
+        resource_id=resource.id if isinstance(resource, aws.apigateway.Resource) else resource,
         http_method=method.http_method,
         type="AWS_PROXY",
         integration_http_method="POST",
-        uri=function.function.invoke_arn,
+        uri=target.invoke_arn,
         opts=scope.opts(),
     )
     return [integration, permission]
@@ -97,9 +99,11 @@ class RestStage:
         *,
         routes: Sequence[pulumi.Resource],
         fingerprint: str,
+        variables: Mapping[str, str] | None = None,
     ) -> None:
         """`routes` are the methods and integrations the deployment must follow;
-        `fingerprint` changes whenever they do, so a new deployment is cut."""
+        `fingerprint` changes whenever they do, so a new deployment is cut. `variables` are
+        the stage's variables (a REQUEST authorizer can name one as its identity source)."""
         # API Gateway writes execution logs to a group it would create without expiry; owning
         # the group sets its retention.
         self.execution_log_group = aws.cloudwatch.LogGroup(
@@ -129,6 +133,7 @@ class RestStage:
             rest_api=api.id,
             deployment=self.deployment.id,
             stage_name=spec.stage_name,
+            variables=dict(variables) if variables else None,
             xray_tracing_enabled=True,
             access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
                 destination_arn=self.log_group.arn,

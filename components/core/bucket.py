@@ -19,6 +19,14 @@ import pulumi_aws as aws
 from components.core.scope import Scope
 
 NONCURRENT_VERSION_DAYS = 30
+# What `PrivateBucket` hardens, as a warning lists it when a pattern is given a bucket instead.
+BUCKET_DEFAULTS = (
+    "public access block",
+    "default encryption",
+    "versioning with old versions expiring",
+    "lifecycle rules",
+    "TLS-only bucket policy",
+)
 
 
 def tls_only_policy(bucket_arn: pulumi.Input[str]) -> pulumi.Output[str]:

@@ -22,6 +22,14 @@ from components.core.alarms import metric_alarm
 from components.core.packaging import Package
 from components.core.scope import Scope
 
+# What `LambdaFunction` hardens, as a warning lists it when a pattern is given a function.
+FUNCTION_DEFAULTS = (
+    "active X-Ray tracing",
+    "JSON logs in a log group with the stack's retention",
+    "a least-privilege role",
+    "error and throttle alarms",
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class AsyncInvoke:

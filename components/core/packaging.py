@@ -56,8 +56,8 @@ def _files(root: Path) -> Iterator[tuple[str, Path]]:
         yield relative.as_posix(), path
 
 
-def zip_bytes(*roots: Path, extra_files: Sequence[Path] = ()) -> bytes:
-    """The deterministic zip of every file under `roots` (later roots win on clashes), plus
+def _entries(*roots: Path, extra_files: Sequence[Path] = ()) -> dict[str, Path]:
+    """Zip entry name -> file: every file under `roots` (later roots win on clashes), plus
     `extra_files` at the zip root, which may not clash with anything."""
     entries: dict[str, Path] = {}
     for root in roots:
@@ -66,6 +66,22 @@ def zip_bytes(*roots: Path, extra_files: Sequence[Path] = ()) -> bytes:
         if extra.name in entries:
             raise ValueError(f"shared file {extra.name} clashes with a file of the same name")
         entries[extra.name] = extra
+    return entries
+
+
+def _manifest(entries: dict[str, Path]) -> str:
+    """A digest of the entries' names and contents: equal manifests make equal zips, so a
+    zip built once is found again without compressing it anew (bundled wheels are MBs)."""
+    digest = hashlib.sha256()
+    for name in sorted(entries):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(entries[name].read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def zip_bytes(*roots: Path, extra_files: Sequence[Path] = ()) -> bytes:
+    """The deterministic zip of every file under `roots` (later roots win on clashes), plus
+    `extra_files` at the zip root, which may not clash with anything."""
+    entries = _entries(*roots, extra_files=extra_files)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
@@ -124,15 +140,23 @@ def build(
                 requirements, architecture, runtime, build_dir, runner, Path(scratch)
             )
             roots.insert(0, deps)
+        entries = _entries(*roots, extra_files=extra_files)
+        built = build_dir / f"{pattern}-{_manifest(entries)[:16]}.built"
+        if built.is_file():
+            zip_name, sha256 = built.read_text().split()
+            if (build_dir / zip_name).is_file():
+                return Package(path=build_dir / zip_name, sha256=sha256)
         data = zip_bytes(*roots, extra_files=extra_files)
     digest = hashlib.sha256(data).digest()
     build_dir.mkdir(parents=True, exist_ok=True)
     path = build_dir / f"{pattern}-{digest.hex()[:16]}.zip"
-    if not path.exists():
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return Package(path=path, sha256=base64.b64encode(digest).decode())
+    package = Package(path=path, sha256=base64.b64encode(digest).decode())
+    for target, content in ((path, data), (built, f"{path.name} {package.sha256}\n".encode())):
+        if not target.exists():
+            tmp = target.with_suffix(".tmp")
+            tmp.write_bytes(content)
+            tmp.replace(target)
+    return package
 
 
 def _bundled_dependencies(
@@ -155,3 +179,31 @@ def _bundled_dependencies(
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copytree(staging, cached, dirs_exist_ok=True)
     return cached
+
+
+def prefetch(
+    *,
+    architecture: str = "arm64",
+    runtime: str = "python3.13",
+    functions_dir: Path = FUNCTIONS_DIR,
+    build_dir: Path = BUILD_DIR,
+    runner: Runner = _run,
+) -> list[Path]:
+    """Bundle every `functions/*/requirements.txt` into the build cache now (`make setup`
+    does, where the registry is expected to be reached), so previews and tests that build
+    the packages later find them there and never download anything."""
+    cached = []
+    for requirements in sorted(functions_dir.glob("*/requirements.txt")):
+        with tempfile.TemporaryDirectory() as scratch:
+            cached.append(
+                _bundled_dependencies(
+                    requirements, architecture, runtime, build_dir, runner, Path(scratch)
+                )
+            )
+    return cached
+
+
+def main() -> None:
+    """`make setup`'s step: bundle every function's requirements, one line per folder."""
+    for folder in prefetch():
+        print(f"bundled Lambda requirements: {folder.relative_to(ROOT)}")

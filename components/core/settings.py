@@ -78,7 +78,7 @@ EVENT_BUS = ArnKind(
 )
 
 
-def check_event_bus(value: str, argument: str = "event_bus") -> None:
+def check_event_bus(value: str, argument: str = "event_bus_name") -> None:
     """ValueError naming `argument` unless `value` is an event bus name or ARN."""
     if _BUS_NAME.match(value):
         return

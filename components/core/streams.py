@@ -522,7 +522,7 @@ def check_input_template(template: str, argument: str, required: Sequence[str] =
     try:
         rendered = json.loads(sample)
     except json.JSONDecodeError as error:
-        raise ValueError(f"{argument} must render to JSON ({error.msg} at {error.pos})") from None
+        raise ValueError(f"{argument} must render to JSON ({error})") from None
     if not isinstance(rendered, dict):
         raise ValueError(f"{argument} must render to a JSON object")
     missing = [key for key in required if key not in rendered]

@@ -11,6 +11,14 @@ from components.core import defaults
 from components.core.scope import Scope
 
 KEY_TYPES = ("S", "N", "B")
+# What `create_table` hardens, as a warning lists it when a pattern is given a table instead.
+TABLE_DEFAULTS = (
+    "on-demand billing",
+    "point-in-time recovery",
+    "server-side encryption",
+    "deletion protection in prod",
+)
+EPHEMERAL_TABLE_DEFAULTS = ("on-demand billing", "server-side encryption", "TTL on expiry")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +38,8 @@ class TableSpec:
     extra_attributes: Sequence[tuple[str, str]] = field(default_factory=tuple)
     # index name -> its partition key (name, type); projection ALL, on-demand like the table.
     global_indexes: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # index name -> its sort key (name, type), for indexes of global_indexes that have one.
+    index_sort_keys: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, kind in (self.hash_key, *(k for k in [self.range_key] if k)):
@@ -40,6 +50,13 @@ class TableSpec:
                 raise ValueError(
                     f"index {index!r} key {name!r} type must be one of {', '.join(KEY_TYPES)}"
                 )
+        for index, (name, kind) in self.index_sort_keys.items():
+            if index not in self.global_indexes:
+                raise ValueError(f"index_sort_keys names {index!r}, which is not in global_indexes")
+            if kind not in KEY_TYPES:
+                raise ValueError(
+                    f"index {index!r} sort key {name!r} type must be one of {', '.join(KEY_TYPES)}"
+                )
         views = ("NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY")
         if self.stream_view_type is not None and self.stream_view_type not in views:
             raise ValueError(f"stream_view_type must be one of {', '.join(views)}")
@@ -47,7 +64,9 @@ class TableSpec:
 
 def create_table(scope: Scope, suffix: str, spec: TableSpec) -> aws.dynamodb.Table:
     keys = [spec.hash_key, *([spec.range_key] if spec.range_key else []), *spec.extra_attributes]
-    keys += [key for key in spec.global_indexes.values() if key not in keys]
+    for key in [*spec.global_indexes.values(), *spec.index_sort_keys.values()]:
+        if key not in keys:
+            keys.append(key)
     tags = scope.tags
     if spec.ephemeral:
         tags[defaults.TAG_DATA] = "ephemeral"
@@ -71,11 +90,7 @@ def create_table(scope: Scope, suffix: str, spec: TableSpec) -> aws.dynamodb.Tab
         global_secondary_indexes=[
             aws.dynamodb.TableGlobalSecondaryIndexArgs(
                 name=index,
-                key_schemas=[
-                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
-                        attribute_name=key[0], key_type="HASH"
-                    )
-                ],
+                key_schemas=_index_key_schemas(key, spec.index_sort_keys.get(index)),
                 projection_type="ALL",
             )
             for index, key in spec.global_indexes.items()
@@ -87,3 +102,13 @@ def create_table(scope: Scope, suffix: str, spec: TableSpec) -> aws.dynamodb.Tab
         tags=tags,
         opts=scope.opts(),
     )
+
+
+def _index_key_schemas(
+    hash_key: tuple[str, str], range_key: tuple[str, str] | None
+) -> list[aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs]:
+    keys = [(hash_key[0], "HASH"), *([(range_key[0], "RANGE")] if range_key else [])]
+    return [
+        aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=name, key_type=kind)
+        for name, kind in keys
+    ]

@@ -67,16 +67,18 @@ class StageSpec:
 class AuthorizerSpec:
     """An existing REQUEST Lambda authorizer for `$connect`.
 
+    function_arn: the authorizer function's ARN; in code also the ARN output of a function
+      built in the same program (a pattern that brings its own authorizer).
     identity_sources: where its credential is (browsers cannot set headers on a WebSocket
       handshake, so the default is a query parameter); a request without them is refused
       before the authorizer runs.
     """
 
-    function_arn: str
+    function_arn: pulumi.Input[str]
     identity_sources: tuple[str, ...] = ("route.request.querystring.token",)
 
     def __post_init__(self) -> None:
-        if not _LAMBDA_ARN.match(self.function_arn):
+        if isinstance(self.function_arn, str) and not _LAMBDA_ARN.match(self.function_arn):
             raise ValueError(
                 f"authorizer.function_arn must be a Lambda function ARN (got {self.function_arn!r})"
             )
@@ -89,13 +91,15 @@ class AuthorizerSpec:
             )
 
     @property
-    def invoke_uri(self) -> str:
-        region = self.function_arn.split(":")[3]
-        partition = self.function_arn.split(":")[1]
-        return (
-            f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
-            f"{self.function_arn}/invocations"
-        )
+    def invoke_uri(self) -> pulumi.Output[str]:
+        def uri(function_arn: str) -> str:
+            partition, region = function_arn.split(":")[1], function_arn.split(":")[3]
+            return (
+                f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
+                f"{function_arn}/invocations"
+            )
+
+        return pulumi.Output.from_input(self.function_arn).apply(uri)
 
 
 def check_route(key: str, spec: FunctionSpec) -> None:

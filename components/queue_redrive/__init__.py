@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -30,6 +30,8 @@ from components.core.scope import Scope
 from components.core.settings import KMS_KEY, check_event_bus
 from components.core.state_machine import StateMachine
 from components.queue_redrive.definition import RUNTIME_TARGETS, definition
+
+__all__ = ["QueueRedrive", "QueueRedriveArgs", "RedriveTarget"]
 
 MAX_RATE = 500  # StartMessageMoveTask's ceiling, messages per second
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
@@ -115,8 +117,14 @@ class QueueRedriveArgs(PatternArgs):
       concurrency is not flooded (a request may ask for up to 500).
     poll_seconds / max_polls: how the move is watched; poll_seconds x max_polls must fit in
       state_machine_timeout_s.
+    api: REST `POST /redrives/{queue}` (AWS_IAM) to start a redrive on request.
     notify_topic: where the DLQ alarms go (None: the stack's alarm topic).
+    event_bus_name: name or ARN of the bus for redrive-outcome events (None: the account's
+      default bus). Stack files may still call it `event_bus`.
+    state_machine_timeout_s: the redrive's execution timeout (60-86400 s).
     """
+
+    renamed_arguments: ClassVar[Mapping[str, str]] = {"event_bus": "event_bus_name"}
 
     queues: tuple[RedriveTarget, ...] = ()
     max_messages_per_second: int = 10
@@ -124,7 +132,7 @@ class QueueRedriveArgs(PatternArgs):
     max_polls: int = 120
     api: bool = True
     notify_topic: aws.sns.Topic | None = None
-    event_bus: str | None = None
+    event_bus_name: str | None = None
     state_machine_timeout_s: int = 7200
 
     def __post_init__(self) -> None:
@@ -151,14 +159,15 @@ class QueueRedriveArgs(PatternArgs):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"queues: names must be unique ({', '.join(duplicates)})")
-        if self.event_bus is not None:
-            check_event_bus(self.event_bus)
+        if self.event_bus_name is not None:
+            check_event_bus(self.event_bus_name)
 
 
 class QueueRedrive(Pattern):
     """REST `POST /redrives/{queue}` or a schedule -> redrive state machine -> SQS move task."""
 
     slug: ClassVar[str] = "queue-redrive"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:QueueRedrive"
 
     def __init__(
         self,
@@ -185,7 +194,7 @@ class QueueRedrive(Pattern):
                 max_polls=args.max_polls,
                 timeout_s=args.state_machine_timeout_s,
                 source=f"serverless-patterns.{name}",
-                event_bus=args.event_bus,
+                event_bus=args.event_bus_name,
             ),
             statements=[s for t in self.targets for s in _move_statements(t)],
             runtime_targets=RUNTIME_TARGETS,

@@ -10,7 +10,7 @@ trip id. The shipped steps are the trip booking of `components.saga.trip`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -21,10 +21,10 @@ from components.core import iam, packaging
 from components.core.alarms import metric_alarm
 from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
 from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
+from components.core.pattern import Pattern, PatternArgs, Safeguard
 from components.core.settings import check_event_bus
 from components.core.state_machine import StateMachine
-from components.core.table import TableSpec, create_table
+from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
 from components.saga.builder import (
     STUCK_DETAIL_TYPE,
     Action,
@@ -59,13 +59,27 @@ class SagaArgs(PatternArgs):
 
     steps: a factory of the saga's steps; None ships the trip booking (hotel, flight,
       payment through the `charge`/`refund` functions).
-    table: an existing bookings table (partition key `pk`, sort key `sk`, both strings).
+    table: an existing bookings table (partition key `pk`, sort key `sk`, both strings);
+      None makes a new one.
+    state_machine_timeout_s: the saga's execution timeout, in seconds.
     compensation_retry_attempts: retries of each compensation before it is reported stuck.
     allow_fault_injection: demos only: `run_type=fail<Step>` fails that step on purpose;
       refused in prod stacks.
     api: REST `POST /trips` (AWS_IAM) in front of the `start` function.
-    event_bus: name or ARN of the bus for stuck-compensation events (None: default bus).
+    event_bus_name: name or ARN of the bus for stuck-compensation events (None: the
+      account's default bus). Stack files may still call it `event_bus`.
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        Safeguard("table", TABLE_DEFAULTS, "They are the table owner's to set."),
+        Safeguard(
+            "allow_fault_injection",
+            ("steps fail only on real errors",),
+            "Any caller of the API can make a step fail: keep it to demo stacks.",
+            off=True,
+        ),
+    )
+    renamed_arguments: ClassVar[Mapping[str, str]] = {"event_bus": "event_bus_name"}
 
     steps: StepsFactory | None = None
     table: aws.dynamodb.Table | None = None
@@ -73,7 +87,7 @@ class SagaArgs(PatternArgs):
     compensation_retry_attempts: int = 3
     allow_fault_injection: bool = False
     api: bool = True
-    event_bus: str | None = None
+    event_bus_name: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.state_machine_timeout_s <= MAX_TIMEOUT_S:
@@ -88,8 +102,8 @@ class SagaArgs(PatternArgs):
             )
         if self.allow_fault_injection and self.settings.production:
             raise ValueError("allow_fault_injection must be false in prod stacks")
-        if self.event_bus is not None:
-            check_event_bus(self.event_bus)
+        if self.event_bus_name is not None:
+            check_event_bus(self.event_bus_name)
 
 
 def saga_definition(args: SagaArgs, steps: Sequence[Step], *, source: str) -> dict[str, Any]:
@@ -99,7 +113,7 @@ def saga_definition(args: SagaArgs, steps: Sequence[Step], *, source: str) -> di
         comment="Forward steps; a failure undoes every step already done, newest first",
         timeout_s=args.state_machine_timeout_s,
         compensation_retry_attempts=args.compensation_retry_attempts,
-        announcement=Announcement(source=source, event_bus=args.event_bus),
+        announcement=Announcement(source=source, event_bus=args.event_bus_name),
         failure="BookingFailed" if args.steps is None else "SagaFailed",
         fault_injection=args.allow_fault_injection,
     )
@@ -109,6 +123,7 @@ class Saga(Pattern):
     """REST `POST /trips` -> `start` -> STANDARD saga over the bookings table."""
 
     slug: ClassVar[str] = "saga"
+    type_token: ClassVar[str] = "serverless-patterns:patterns:Saga"
 
     def __init__(
         self,
@@ -147,15 +162,15 @@ class Saga(Pattern):
             scope.child("stuck"),
             name=scope.physical("stuck"),
             description="A saga compensation kept failing: the bookings need an operator",
-            event_bus_name=args.event_bus,
+            event_bus_name=args.event_bus_name,
             event_pattern=json.dumps({"source": [source], "detail-type": [STUCK_DETAIL_TYPE]}),
             tags=scope.tags,
             opts=scope.opts(),
         )
         dimensions: dict[str, pulumi.Input[str]] = {"RuleName": self.stuck_rule.name}
-        if args.event_bus is not None:
+        if args.event_bus_name is not None:
             # Metrics of rules on a custom bus carry the bus's name as well.
-            dimensions["EventBusName"] = args.event_bus.rsplit("/", 1)[-1]
+            dimensions["EventBusName"] = args.event_bus_name.rsplit("/", 1)[-1]
         self.stuck_alarm = metric_alarm(
             scope,
             "stuck-compensation",

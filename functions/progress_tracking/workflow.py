@@ -90,7 +90,8 @@ def start_request(body: object, is_base64_encoded: bool = False) -> StartRequest
         except (binascii.Error, UnicodeDecodeError):
             raise InvalidMessageError("message: must be a JSON object") from None
     try:
-        return parse(event=text, model=StartRequest)
+        # Powertools parses JSON text as well as a dict; its signature names only the dict.
+        return parse(event=text, model=StartRequest)  # type: ignore[call-overload]
     except ValidationError as error:
         raise InvalidMessageError(validation_message(error)) from error
 

@@ -144,9 +144,9 @@ def dumps(value: Any, **kwargs: Any) -> str:
     `json.dumps`'s formatting arguments (indent, separators, sort_keys...)."""
     encoder = json.JSONEncoder(**kwargs)
     encode_string = (
-        json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+        json.encoder.encode_basestring_ascii
         if encoder.ensure_ascii
-        else json.encoder.encode_basestring  # type: ignore[attr-defined]
+        else json.encoder.encode_basestring
     )
     chunks = json.encoder._make_iterencode(  # type: ignore[attr-defined]
         {} if encoder.check_circular else None,

@@ -10,7 +10,7 @@ rule's enforcement level ("could not evaluate: <error type>"), never a silent pa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -26,7 +26,7 @@ from pulumi_policy import (
 from serverless_wa import exemptions
 from serverless_wa.graph import Graph, Node
 from serverless_wa.props import Props, rewrap
-from serverless_wa.registry import Finding, Rule, rules
+from serverless_wa.registry import Finding, ResourceCheck, Rule, StackCheck, rules
 from serverless_wa.remediations import REMEDIATIONS, Remediation
 
 PACK_NAME = "serverless-well-architected"
@@ -135,7 +135,7 @@ def _resource_validator(rule: Rule) -> Any:
         node = Node(args.resource_type, args.name, args.urn, props)
         owner = owner_of_urn(args.opts.parent if args.opts else None) or _owner_from_urn(args.urn)
         try:
-            findings = list(rule.check(node, config))
+            findings = list(cast(ResourceCheck, rule.check)(node, config))  # scope: resource
         except Exception as error:  # fail closed, and never abort the analysis
             crash = crash_finding(error)
             report_violation(message(rule, owner, args.resource_type, args.name, crash), args.urn)
@@ -171,7 +171,7 @@ def _stack_validator(rule: Rule) -> Any:
         graph = shared_graph(args.resources)
         when = exemptions.today(config)
         try:
-            findings = list(rule.check(graph, config))
+            findings = list(cast(StackCheck, rule.check)(graph, config))  # scope: stack
         except Exception as error:  # fail closed, and never abort the analysis
             crash = crash_finding(error)
             report_violation(message(rule, None, "pulumi:pulumi:Stack", "stack", crash), None)

@@ -7,10 +7,13 @@ compliant, a non-compliant, an unknown-at-preview and an exempted case by constr
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
+
+from serverless_wa.graph import Graph, Node
 
 Severity = Literal["LOW", "MEDIUM", "HIGH", "CRITICAL"]
 Pillar = Literal["OPS", "SEC", "REL", "PERF", "COST"]
@@ -31,6 +34,23 @@ class Finding:
     urn: str | None = None
     detail: str | None = None
     fix: str | None = None
+
+
+class ResourceCheck(Protocol):
+    """A resource rule's check: one resource and the rule's config -> its findings."""
+
+    def __call__(self, node: Node, config: dict[str, Any], /) -> Iterable[Finding]: ...
+
+
+class StackCheck(Protocol):
+    """A stack rule's check: the stack's graph and the rule's config -> its findings, each
+    naming its resource's URN (or none, for the stack as a whole)."""
+
+    def __call__(self, graph: Graph, config: dict[str, Any], /) -> Iterable[Finding]: ...
+
+
+# What a check's first parameter is, by the rule's scope.
+SUBJECTS: Mapping[str, type] = {"resource": Node, "stack": Graph}
 
 
 @dataclass(frozen=True)
@@ -77,7 +97,7 @@ class Rule:
     # components always set it). `raw`: the pulumi_aws property, for any other resource.
     knob: str
     raw: str
-    check: Callable[..., Iterable[Finding]]
+    check: ResourceCheck | StackCheck  # as the scope says; register() checks which
     examples: Examples
     enabled: bool = True
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON schema props
@@ -117,8 +137,42 @@ def register(rule: Rule) -> Rule:
         raise ValueError(f"rule {rule.id} / {rule.name} is registered twice")
     if set(rule.anchors) != set(ANCHOR_KEYS):
         raise ValueError(f"rule {rule.id} anchors must have exactly the keys {ANCHOR_KEYS}")
+    check_signature(rule)
     REGISTRY[rule.id] = rule
     return rule
+
+
+def check_signature(rule: Rule) -> None:
+    """ValueError unless the rule's check takes (subject, config), its subject annotated as
+    the scope needs: a `Node` for a resource rule, the `Graph` for a stack rule."""
+    subject = SUBJECTS[rule.scope].__name__
+    try:
+        parameters = list(inspect.signature(rule.check).parameters.values())
+    except (TypeError, ValueError):
+        raise ValueError(f"rule {rule.id}: its check has no signature to inspect") from None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in parameters if p.default is inspect.Parameter.empty]
+    if (
+        len(parameters) != 2
+        or len(required) != 2
+        or any(p.kind not in positional for p in parameters)
+    ):
+        shown = ", ".join(p.name for p in parameters)
+        raise ValueError(
+            f"rule {rule.id}: its check must take ({subject.lower()}, config), not ({shown})"
+        )
+    annotation = parameters[0].annotation
+    if annotation is inspect.Parameter.empty:
+        given = "no annotation"
+    elif isinstance(annotation, str):
+        given = annotation.rsplit(".", 1)[-1]
+    else:
+        given = getattr(annotation, "__name__", str(annotation))
+    if given != subject:
+        raise ValueError(
+            f"rule {rule.id} has scope {rule.scope!r}: its check's first parameter must be a "
+            f"{subject} (got {given})"
+        )
 
 
 def rules() -> list[Rule]:

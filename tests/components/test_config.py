@@ -233,8 +233,8 @@ def test_bad_values_name_the_key_and_what_is_allowed(args, expected):
         ),
         (
             "queue-redrive",
-            {"event_bus": "bus name"},
-            "event_bus must be a bus name or ARN, or null for the default bus: 1-256 letters, "
+            {"event_bus_name": "bus name"},
+            "event_bus_name must be a bus name or ARN, or null for the default bus: 1-256 letters, "
             "digits, '.', '-', '_' or '/', or arn:<partition>:events:<region>:<account>:"
             "event-bus/<name> (got 'bus name')",
         ),
@@ -457,7 +457,7 @@ def test_event_bus_takes_a_name_or_an_arn():
     check_event_bus("orders")
     check_event_bus("aws.partner/saas.com/123/orders")
     check_event_bus(f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/orders")
-    with pytest.raises(ValueError, match=r"^event_bus must be a bus name or ARN"):
+    with pytest.raises(ValueError, match=r"^event_bus_name must be a bus name or ARN"):
         check_event_bus("")
 
 
@@ -472,3 +472,35 @@ def test_redrive_target_checks_its_kms_key_arn(build):
         )
 
     build(program)
+
+
+# Renamed arguments: a stack file written for an older version keeps working ----------------
+
+
+@pytest.mark.parametrize("slug", ["saga", "queue-redrive", "callback-workflow"])
+def test_the_former_event_bus_argument_still_sets_event_bus_name(slug):
+    config = parse(patterns({slug: {"event_bus": "ops"}}))
+    (choice,) = config.patterns
+    assert choice.args.event_bus_name == "ops"
+    assert config.notes == [
+        f"{PATTERNS}.{slug}.event_bus: renamed 'event_bus_name'; the former name still works"
+    ]
+
+
+def test_the_current_name_takes_no_note():
+    config = parse(patterns({"saga": {"event_bus_name": "ops"}}))
+    assert config.patterns[0].args.event_bus_name == "ops"
+    assert config.notes == []
+
+
+def test_the_former_and_the_current_name_together_are_a_problem():
+    assert problems_of(patterns({"saga": {"event_bus": "ops", "event_bus_name": "ops"}})) == [
+        f"{PATTERNS}.saga: 'event_bus' is the former name of 'event_bus_name'; "
+        "set 'event_bus_name' only"
+    ]
+
+
+def test_a_problem_with_a_former_name_names_it_as_written():
+    problems = problems_of(patterns({"saga": {"event_bus": "bus name"}}))
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{PATTERNS}.saga: event_bus must be a bus name or ARN")

@@ -133,7 +133,7 @@ def test_rest_stage_traces_logs_json_and_throttles(build):
     group = plan.one("aws:cloudwatch/logGroup:LogGroup", "access-logs")
     assert access["destinationArn"] == group.outputs["arn"]
     assert json.loads(access["format"])["requestId"] == "$context.requestId"
-    assert group.inputs["retentionInDays"] == defaults.LOG_RETENTION_DAYS
+    assert group.inputs["retentionInDays"] == 30
     settings = plan.one("aws:apigateway/methodSettings:MethodSettings").inputs
     assert settings["methodPath"] == "*/*"
     assert settings["settings"]["throttlingRateLimit"] == 20
@@ -143,7 +143,7 @@ def test_rest_stage_traces_logs_json_and_throttles(build):
     api_id = plan.one("aws:apigateway/restApi:RestApi").id
     execution = plan.one("aws:cloudwatch/logGroup:LogGroup", "execution-logs").inputs
     assert execution["name"] == f"API-Gateway-Execution-Logs_{api_id}/v1"
-    assert execution["retentionInDays"] == defaults.LOG_RETENTION_DAYS
+    assert execution["retentionInDays"] == 30
     deployment = plan.one("aws:apigateway/deployment:Deployment").inputs
     assert deployment["triggers"]["redeployment"]
 

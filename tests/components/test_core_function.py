@@ -32,7 +32,7 @@ def test_defaults_are_well_architected(build):
     assert fn["tracingConfig"] == {"mode": "Active"}
     assert fn["loggingConfig"]["logFormat"] == "JSON"
     assert fn["loggingConfig"]["logGroup"] == f"/aws/lambda/{fn['name']}"
-    assert fn["runtime"] == defaults.RUNTIME
+    assert fn["runtime"] == "python3.13"
     assert fn["architectures"] == ["arm64"]
     assert fn["memorySize"] == 256 and fn["timeout"] == 30
     assert "reservedConcurrentExecutions" not in fn

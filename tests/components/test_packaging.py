@@ -126,3 +126,40 @@ def test_requirements_are_bundled_once_per_platform(source: Path, tmp_path: Path
         "demo", functions_dir=source, build_dir=tmp_path / "build", runner=offline_pip
     )
     assert again.sha256 == package.sha256 and len(calls) == 1
+
+
+def test_prefetch_bundles_each_folders_requirements_once(source: Path, tmp_path: Path):
+    """`make setup` prefetches, so a later build (a preview, a test) runs no pip at all."""
+    write(source / "demo" / "requirements.txt", "tinylib==1.0\n")
+    write(source / "other" / "handler.py", "X = 1\n")  # no requirements: nothing to fetch
+    calls = []
+
+    def fake_pip(command):
+        calls.append(command)
+        target = Path(command[command.index("--target") + 1])
+        write(target / "tinylib" / "__init__.py", "VALUE = 42\n")
+
+    build_dir = tmp_path / "build"
+    (cached,) = packaging.prefetch(functions_dir=source, build_dir=build_dir, runner=fake_pip)
+    assert (cached / "tinylib" / "__init__.py").is_file() and len(calls) == 1
+
+    def no_pip(command):
+        raise AssertionError("the build ran pip although the requirements were prefetched")
+
+    package = packaging.build("demo", functions_dir=source, build_dir=build_dir, runner=no_pip)
+    with zipfile.ZipFile(package.path) as archive:
+        assert "tinylib/__init__.py" in archive.namelist()
+
+
+def test_an_unchanged_folder_is_not_zipped_again(source: Path, tmp_path: Path, monkeypatch):
+    first = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+
+    def no_zip(*roots, extra_files=()):
+        raise AssertionError("zipped again")
+
+    monkeypatch.setattr(packaging, "zip_bytes", no_zip)
+    again = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+    assert (again.path, again.sha256) == (first.path, first.sha256)
+    write(source / "demo" / "handler.py", "def handler(event, context):\n    return 2\n")
+    with pytest.raises(AssertionError, match="zipped again"):
+        packaging.build("demo", functions_dir=source, build_dir=tmp_path)

@@ -239,7 +239,7 @@ def test_a_dlq_fed_by_a_function_async_config_is_refused(build):
         ({"max_polls": 0}, "max_polls must be between 1 and 10000"),
         ({"state_machine_timeout_s": 30}, "state_machine_timeout_s must be between 60"),
         ({"poll_seconds": 60, "max_polls": 120}, "must be below state_machine_timeout_s"),
-        ({"event_bus": ""}, "event_bus must be a bus name or ARN"),
+        ({"event_bus_name": ""}, "event_bus_name must be a bus name or ARN"),
     ],
 )
 def test_invalid_args_name_the_argument(kwargs, message):

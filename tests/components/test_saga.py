@@ -199,7 +199,7 @@ def test_alarms_on_failed_executions_and_stuck_compensations(build):
 
 def test_custom_bus_reaches_the_event_the_rule_and_the_role(build):
     bus = "arn:aws:events:eu-west-1:123456789012:event-bus/ops"
-    plan = build(saga(event_bus=bus))
+    plan = build(saga(event_bus_name=bus))
     definition = json.loads(plan.one(SM).inputs["definition"])
     assert definition["States"]["AnnounceStuck"]["Parameters"]["Entries"][0]["EventBusName"] == bus
     assert plan.one("aws:cloudwatch/eventRule:EventRule").inputs["eventBusName"] == bus
@@ -352,7 +352,7 @@ def test_fault_injection_is_refused_in_prod_and_reaches_start_in_dev(build):
         ({"state_machine_timeout_s": 0}, "state_machine_timeout_s must be between 1 and 86400"),
         ({"compensation_retry_attempts": 0}, "compensation_retry_attempts must be between 1"),
         ({"compensation_retry_attempts": 11}, "compensation_retry_attempts must be between 1"),
-        ({"event_bus": " "}, "event_bus must be a bus name or ARN"),
+        ({"event_bus_name": " "}, "event_bus_name must be a bus name or ARN"),
     ],
 )
 def test_invalid_args_name_the_argument(kwargs, message):

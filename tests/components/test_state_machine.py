@@ -210,7 +210,7 @@ def test_only_the_log_delivery_policy_is_unscoped(build):
         for resource in [resources] if isinstance(resources, str) else resources:
             assert resource.startswith("arn:") and resource != "*"
     xray = plan.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "flow-xray")
-    assert xray.inputs["policyArn"] == iam.XRAY_WRITE_POLICY
+    assert xray.inputs["policyArn"] == "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
 
 
 @pytest.mark.parametrize(

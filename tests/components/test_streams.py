@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.core import defaults, iam, packaging, streams
+from components.core import iam, packaging, streams
 from components.core.function import FunctionSpec, LambdaFunction
 from components.core.scope import Scope
 from components.core.settings import Settings
@@ -93,7 +93,7 @@ def test_mapping_defaults(build):
     assert [json.loads(f["pattern"]) for f in mapping["filterCriteria"]["filters"]] == [
         {"eventName": ["INSERT"]}
     ]
-    assert dlq.inputs["messageRetentionSeconds"] == defaults.DLQ_RETENTION_S
+    assert dlq.inputs["messageRetentionSeconds"] == 1_209_600  # 14 days, the SQS maximum
     alarms = {a.name for a in plan.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert {"host-reader-dlq-depth", "host-reader-iterator-age"} <= alarms
     stream = plan.one(TABLE).outputs["streamArn"]

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.config import parse
-from components.core import defaults, streams
+from components.core import streams
 from components.core.settings import Settings
 from components.table_archive import TableArchive, TableArchiveArgs
 from tests.helpers import policy, statements_of_role
@@ -70,7 +70,7 @@ def test_failure_queue_and_alarms(build):
     plan = build(archive())
     dlq = plan.one(QUEUE, "archive-dlq")
     assert dlq.inputs["sqsManagedSseEnabled"] is True
-    assert dlq.inputs["messageRetentionSeconds"] == defaults.DLQ_RETENTION_S
+    assert dlq.inputs["messageRetentionSeconds"] == 1_209_600  # 14 days, the SQS maximum
     queue_policy = policy(plan.one("aws:sqs/queuePolicy:QueuePolicy"))["Statement"][0]
     assert queue_policy["Effect"] == "Deny"
     assert queue_policy["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

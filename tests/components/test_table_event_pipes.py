@@ -285,7 +285,7 @@ def test_bus_key_archive_and_outputs(build):
 def test_an_existing_bus_is_used(build):
     def program():
         bus = aws.cloudwatch.EventBus("domain", name="domain")
-        TableEventPipes("app", TableEventPipesArgs(bus=bus))
+        TableEventPipes("app", TableEventPipesArgs(event_bus=bus))
 
     plan = build(program)
     assert [b.name for b in plan.of_type(BUS)] == ["domain"]

@@ -97,7 +97,7 @@ def test_stage_has_access_logs_execution_logs_and_route_throttling(build):
     # API Gateway writes execution logs to this group; made here, it has a retention.
     execution = plan.one("aws:cloudwatch/logGroup:LogGroup", "execution-logs")
     assert execution.inputs["name"] == f"/aws/apigateway/{api.id}/v1"
-    assert execution.inputs["retentionInDays"] == defaults.LOG_RETENTION_DAYS
+    assert execution.inputs["retentionInDays"] == 30
     assert execution.urn in stage.dependencies
 
 
@@ -272,7 +272,7 @@ def test_sweeper_schedule_has_retry_dlq_and_a_pinned_role(build):
     invoke = plan.one("aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig").inputs
     assert invoke["destinationConfig"]["onFailure"]["destination"] == dlq.outputs["arn"]
     assert invoke["maximumRetryAttempts"] <= 2
-    assert dlq.inputs["messageRetentionSeconds"] == defaults.DLQ_RETENTION_S
+    assert dlq.inputs["messageRetentionSeconds"] == 1_209_600  # 14 days, the SQS maximum
     assert plan.one("aws:cloudwatch/metricAlarm:MetricAlarm", "sweeper-dlq-depth")
     assert {"sqs:SendMessage"} <= actions_of(plan, "ws-sweeper-role")
 
@@ -403,6 +403,6 @@ def test_runtime_and_infrastructure_agree_on_the_registry_contract():
                 )
             except NameError:
                 continue
-    assert constants["BY_USER_INDEX"] == core_websocket.BY_USER_INDEX
-    assert constants["MAX_CONNECTION_S"] == defaults.WEBSOCKET_MAX_CONNECTION_S
+    assert constants["BY_USER_INDEX"] == "byUser"
+    assert constants["MAX_CONNECTION_S"] == 7200  # API Gateway closes a connection after 2 h
     assert core_websocket.CONNECTIONS_TABLE.ttl_attribute == "expiresAt"

@@ -46,8 +46,14 @@ def test_unknown_profile_name_exits_2_and_lists_the_profiles(capsys):
         ("{not json", "strict.json"),
         ('["prod"]', "JSON object"),
         (json.dumps({ADVISORY_ON_DEV: "fatal"}), "enforcement level"),
+        (
+            json.dumps(
+                {ADVISORY_ON_DEV: {"exemptions": [{"match": "x", "reason": "soon", "expires": ""}]}}
+            ),
+            f"{ADVISORY_ON_DEV}: exemptions[0].reason: 'soon' is shorter than 10 characters",
+        ),
     ],
-    ids=["missing", "not-json", "not-an-object", "bad-level"],
+    ids=["missing", "not-json", "not-an-object", "bad-level", "malformed-exemption"],
 )
 def test_profile_file_that_is_missing_or_bad_exits_2(tmp_path, capsys, content, expected):
     path = tmp_path / "strict.json"
@@ -251,3 +257,25 @@ def test_preview_requirements_hold_what_the_preview_imports_and_no_dev_tools():
         assert owners & installed, (
             f"the preview imports {module}; requirements-preview.txt lacks it"
         )
+
+
+def test_a_stack_file_with_a_former_argument_name_previews_and_says_so(tmp_path, capsys):
+    stack_file = tmp_path / "Pulumi.saga.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  aws:region: eu-west-1\n"
+        "  serverless-patterns:patterns:\n"
+        "    saga:\n"
+        "      event_bus: ops\n"
+    )
+    out = tmp_path / "plan.json"
+    assert main(["--stack-file", str(stack_file), "--no-policy", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    diagnostics = printed.split("Diagnostics:\n", 1)[1].splitlines()
+    assert diagnostics[:2] == [
+        "  pulumi:pulumi:Stack (serverless-patterns-saga):",
+        "    warning: serverless-patterns:patterns.saga.event_bus: renamed 'event_bus_name'; "
+        "the former name still works",
+    ]
+    rule = next(r for r in json.loads(out.read_text())["resources"] if r["name"] == "saga-stuck")
+    assert rule["inputs"]["eventBusName"] == "ops"

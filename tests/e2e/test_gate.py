@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent import futures
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
 import yaml
+from pulumi.runtime.proto import analyzer_pb2_grpc
+from pulumi_policy.policy import EnforcementLevel
 
 from preview import engine, gate
+from serverless_wa import server
+from serverless_wa.pack import PACK_NAME, policy
+from serverless_wa.registry import REGISTRY, rules
 from tests.e2e.programs import bad_stack
 from tests.policies.harness import crashes
 
@@ -145,3 +156,102 @@ def test_fix_for_library_resources_names_the_component_argument(pack):
         assert gate.from_library(finding.urn)
         assert "(raw:" not in finding.text and RAW_FIX not in finding.text
         assert finding.text in gate.render(plan, report)
+
+
+# Fail closed: malformed config is refused, crashed rules are counted -----------------------
+
+UNTIL = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+GOOD_EXEMPTION = {"match": "^worker$", "reason": "migrating next sprint", "expires": UNTIL}
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({**GOOD_EXEMPTION, "reason": "later"}, "exemptions[0].reason: 'later' is shorter than 10"),
+        ({**GOOD_EXEMPTION, "expires": "2026-1-1"}, "exemptions[0].expires: '2026-1-1' does not"),
+        (
+            {"match": "^worker$", "reason": "migrating next sprint"},
+            "exemptions[0]: 'expires' is a required property",
+        ),
+        (
+            {**GOOD_EXEMPTION, "reson": "typo"},
+            "exemptions[0]: Additional properties are not allowed ('reson' was unexpected)",
+        ),
+        ("^worker$", "exemptions[0]: '^worker$' is not of type 'object'"),
+    ],
+    ids=["short-reason", "bad-date", "no-expiry", "unknown-key", "not-an-object"],
+)
+def test_profile_config_the_packs_schema_refuses_stops_the_gate(pack, entry, problem):
+    profile = {"lambda-tracing-active": {"enforcementLevel": "mandatory", "exemptions": [entry]}}
+    empty = engine.Plan("p", "s", [], {}, None)
+    with pytest.raises(gate.ProfileError) as refused:
+        gate.run(empty, profile=profile, stub=pack)
+    assert f"lambda-tracing-active: {problem}" in str(refused.value)
+
+
+def test_profile_config_the_schema_accepts_is_sent_to_the_pack(pack):
+    profile = {"lambda-tracing-active": {"exemptions": [GOOD_EXEMPTION]}}
+    report = gate.run(engine.Plan("p", "s", [], {}, None), profile=profile, stub=pack)
+    assert report.findings == []
+
+
+@contextmanager
+def _serving(policies: list[Any]) -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
+    """The pack's servicer with only `policies`, in process, over gRPC like the real pack."""
+    level = EnforcementLevel.ADVISORY
+    servicer = server.FastAnalyzerServicer(PACK_NAME, "0.0.1", policies, level, {})
+    grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    analyzer_pb2_grpc.add_AnalyzerServicer_to_server(servicer, grpc_server)
+    port = grpc_server.add_insecure_port("127.0.0.1:0")
+    grpc_server.start()
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    try:
+        yield analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        channel.close()
+        grpc_server.stop(None)
+
+
+def _raises(*_: Any) -> Any:
+    raise KeyError("boom")
+
+
+def test_rules_that_raise_are_counted_in_the_summary_and_the_json():
+    rules()
+    broken = [
+        policy(dataclasses.replace(REGISTRY[rule_id], check=_raises))
+        for rule_id in ("LAMBDA-001", "STACK-001")
+    ]
+    plan = engine.run(bad_stack.program, stack="bad", config={"aws:region": "eu-west-1"})
+    functions = len(plan.of_type("aws:lambda/function:Function"))
+    with _serving(broken) as stub:
+        report = gate.run(plan, stub=stub)
+    assert len(report.crashed) == functions + 1  # each function, and the stack once
+    assert report.summary()["could_not_evaluate"] == functions + 1
+    text = gate.render(plan, report)
+    assert f"advisory, 0 exempted, {functions + 1} could not evaluate; 2 policies" in text
+    assert "    could not evaluate LAMBDA-001 (lambda-tracing-active) on " in text
+    assert (
+        "    could not evaluate STACK-001 (throttled-consumer-reserved-concurrency) on stack"
+        in (text)
+    )
+
+
+def test_cli_json_carries_the_policy_summary(tmp_path):
+    out = tmp_path / "plan.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "preview", "--stack", "scalable-webhook", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    document = json.loads(out.read_text())
+    summary = document["policy_summary"]
+    assert set(summary) == {"mandatory", "advisory", "exempted", "could_not_evaluate", "policies"}
+    assert summary["mandatory"] + summary["advisory"] == len(document["findings"])
+    assert summary["could_not_evaluate"] == 0
+    assert (
+        f"Policy summary: {summary['mandatory']} mandatory, {summary['advisory']} advisory, "
+        f"{summary['exempted']} exempted, 0 could not evaluate; {summary['policies']} policies"
+    ) in run.stdout

@@ -7,6 +7,7 @@ signatures, duplicates) are handled, and everything else that fails is reported 
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -14,9 +15,11 @@ import json
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import boto3
 import pytest
@@ -985,3 +988,96 @@ def test_publisher_answers_every_malformed_event(
         assert json.loads(response["body"]) == {"message": outcome}
         assert queued(queue_url) == []
     assert errors(capsys.readouterr().out) == []
+
+
+# --- the signing secret's cache (issue #19) --------------------------------------------------
+
+
+class Clock:
+    """Stands in for the `datetime` class Powertools' parameter cache reads the time from."""
+
+    def __init__(self) -> None:
+        self.current = datetime(2026, 1, 1, 12, 0, 0)
+
+    def now(self, tz: Any = None) -> datetime:
+        return self.current
+
+
+def test_the_signing_secret_is_fetched_once_per_five_minutes(
+    signed_consumer: ModuleType,
+    table: Any,
+    template: dict[str, Any],
+    lambda_context: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from aws_lambda_powertools.utilities.parameters import base
+    from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
+
+    clock = Clock()
+    monkeypatch.setattr(base, "datetime", clock)
+    fetches: list[str] = []
+    fetch = SecretsProvider._get
+
+    def counted(self: Any, name: str, **options: Any) -> Any:
+        fetches.append(name)
+        return fetch(self, name, **options)
+
+    monkeypatch.setattr(SecretsProvider, "_get", counted)
+
+    def deliver(n: int) -> None:
+        record = sqs_record(template, "{}", signature=f"sha256={sign('{}')}", delivery_id=f"d{n}")
+        assert invoke(signed_consumer, [record], lambda_context) == []
+
+    deliver(1)
+    deliver(2)
+    assert len(fetches) == 1
+    clock.current += timedelta(seconds=300)
+    deliver(3)
+    assert len(fetches) == 1
+    clock.current += timedelta(seconds=1)
+    deliver(4)
+    assert len(fetches) == 2
+    assert set(stored(table)) == {f"github#d{n}" for n in range(1, 5)}
+
+
+def test_an_empty_secret_arn_means_deliveries_are_not_signed(
+    table: Any,
+    load_function: LoadFunction,
+    monkeypatch: pytest.MonkeyPatch,
+    template: dict[str, Any],
+    lambda_context: Any,
+) -> None:
+    monkeypatch.setenv("SIGNATURE_SECRET_ARN", "")
+    consumer = load_function(PATTERN, "consumer")
+    record = sqs_record(template, "{}", delivery_id="d-unsigned")
+
+    assert invoke(consumer, [record], lambda_context) == []
+    assert set(stored(table)) == {"github#d-unsigned"}
+
+
+def test_the_consumer_logs_with_the_invocation_and_traces_each_record(
+    table: Any,
+    load_function: LoadFunction,
+    template: dict[str, Any],
+    lambda_context: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    consumer = load_function(PATTERN, "consumer")  # loaded here: logs go to this capture
+    subsegments: list[str] = []
+
+    @contextlib.contextmanager
+    def in_subsegment(name: str) -> Iterator[Any]:
+        subsegments.append(name)
+        yield mock.MagicMock()
+
+    monkeypatch.setattr(consumer.tracer.provider, "in_subsegment", in_subsegment)
+    first = sqs_record(template, "{}", delivery_id="d-twice")
+    again = sqs_record(template, "{}", delivery_id="d-twice")
+
+    assert invoke(consumer, [first, again], lambda_context) == []
+    assert subsegments == ["## handler", "## consumer.record_handler", "## consumer.record_handler"]
+    (duplicate,) = [r for r in logged(capsys.readouterr().out) if r["level"] == "INFO"]
+    assert duplicate["message"] == "Duplicate delivery ignored"
+    assert duplicate["function_request_id"] == lambda_context.aws_request_id
+    assert duplicate["messageId"] == again["messageId"]

@@ -100,13 +100,27 @@ def test_lambda_retry_rules(pack):
     assert not _found(pack, "SFN-003", with_retry([{"ErrorEquals": ["States.TaskFailed"]}]))
     # A bare Lambda ARN and the callback form are Lambda tasks as well.
     bare = arn("lambda", "function:record")
-    assert _found(pack, "SFN-003", with_retry([{"ErrorEquals": ["Lambda.ServiceException"]}], bare))
+    (message,) = _found(
+        pack, "SFN-003", with_retry([{"ErrorEquals": ["Lambda.ServiceException"]}], bare)
+    )
+    assert (
+        "Task state Record does not retry Lambda.AWSLambdaException, Lambda.SdkClientException, "
+        "Lambda.TooManyRequestsException with BackoffRate > 1" in message
+    )
     callback = f"{sfn.LAMBDA_INVOKE}.waitForTaskToken"
-    assert _found(pack, "SFN-003", with_retry([{"ErrorEquals": errors[:2]}], callback))
+    (message,) = _found(pack, "SFN-003", with_retry([{"ErrorEquals": errors[:2]}], callback))
+    assert (
+        "Task state Record does not retry Lambda.ServiceException, Lambda.TooManyRequestsException "
+        "with BackoffRate > 1" in message
+    )
     # Retriers together cover the errors; one with MaxAttempts 0 retries nothing.
     split = [{"ErrorEquals": errors[:2]}, {"ErrorEquals": errors[2:], "BackoffRate": 1.5}]
     assert not _found(pack, "SFN-003", with_retry(split))
-    assert _found(pack, "SFN-003", with_retry([{"ErrorEquals": errors, "MaxAttempts": 0}]))
+    (message,) = _found(pack, "SFN-003", with_retry([{"ErrorEquals": errors, "MaxAttempts": 0}]))
+    assert (
+        "Task state Record does not retry Lambda.AWSLambdaException, Lambda.SdkClientException, "
+        "Lambda.ServiceException, Lambda.TooManyRequestsException with BackoffRate > 1" in message
+    )
     # Non-Lambda tasks need some Retry, not the Lambda errors.
     put = [{"ErrorEquals": ["DynamoDB.ThrottlingException"]}]
     assert not _found(pack, "SFN-003", with_retry(put, sfn.PUT_ITEM))
@@ -209,9 +223,13 @@ def test_ephemeral_tables_need_ttl_instead_of_backups(pack, tag_key):
     bare = case(TABLE, {tag_key: EPHEMERAL})
     assert not _found(pack, "DDB-001", bare)
     assert not _found(pack, "DDB-003", bare)
-    assert _found(pack, "DDB-004", bare)
+    (message,) = _found(pack, "DDB-004", bare)
+    assert "ephemeral table has TTL absent (off)" in message
     durable = case(TABLE, {})
-    assert _found(pack, "DDB-001", durable) and _found(pack, "DDB-003", durable)
+    (backups,) = _found(pack, "DDB-001", durable)
+    assert "point-in-time recovery is absent (off)" in backups
+    (protection,) = _found(pack, "DDB-003", durable)
+    assert "deletion protection is absent (off)" in protection
     assert not _found(pack, "DDB-004", durable)
 
 
@@ -253,7 +271,12 @@ def test_provisioned_capacity_links_targets_by_dependency_or_resource_id(pack):
     assert not _found(pack, "DDB-002", _provisioned(stray))
     # Another table's targets do not count.
     other = [_scaling(f"o{d}", "table/other", f"dynamodb:table:{d}", False) for d in dims]
-    assert _found(pack, "DDB-002", _provisioned(*other))
+    (message,) = _found(pack, "DDB-002", _provisioned(*other))
+    assert (
+        "billing mode PROVISIONED without application autoscaling for table ReadCapacityUnits, "
+        "table WriteCapacityUnits, index byDay ReadCapacityUnits, index byDay WriteCapacityUnits"
+        in message
+    )
 
 
 def _stream_case(pattern: str, view: str = "KEYS_ONLY") -> Case:
@@ -273,8 +296,16 @@ def test_stream_filters_find_images_anywhere_in_the_pattern(pack):
     nested = json.dumps(
         {"$or": [{"eventName": ["MODIFY"]}, {"dynamodb": {"OldImage": {"a": {"S": ["x"]}}}}]}
     )
-    assert _found(pack, "DDB-005", _stream_case(nested))
-    assert _found(pack, "DDB-005", _stream_case(nested, "NEW_IMAGE"))
+    (message,) = _found(pack, "DDB-005", _stream_case(nested))
+    assert (
+        "consumer mapping filters on dynamodb.OldImage, but the stream view type is KEYS_ONLY, so "
+        "the filter matches nothing" in message
+    )
+    (message,) = _found(pack, "DDB-005", _stream_case(nested, "NEW_IMAGE"))
+    assert (
+        "consumer mapping filters on dynamodb.OldImage, but the stream view type is NEW_IMAGE, so "
+        "the filter matches nothing" in message
+    )
     assert not _found(pack, "DDB-005", _stream_case(nested, "OLD_IMAGE"))
     keys = json.dumps({"dynamodb": {"Keys": {"pk": {"S": ["x"]}}}})
     assert not _found(pack, "DDB-005", _stream_case(keys))
@@ -295,6 +326,12 @@ def _sub(type_: str, bucket: str = "data", linked: bool = True, **props: Any) ->
     )
 
 
+MISSING_SUB = {
+    "S3-003": "bucket has no BucketPublicAccessBlock",
+    "S3-005": "bucket has no BucketVersioning with status Enabled",
+    "S3-006": "bucket has no BucketLogging for server access logs",
+    "S3-007": "default encryption is SSE-S3 (AES256), not aws:kms or aws:kms:dsse",
+}
 V2_CASES = [
     ("S3-003", _sub(PUBLIC_ACCESS_BLOCK)),
     ("S3-005", _sub(VERSIONING[1], versioningConfiguration={"status": "Enabled"})),
@@ -313,7 +350,8 @@ V2_CASES = [
 @pytest.mark.parametrize("bucket_type", [BUCKET, BUCKET_V2])
 def test_both_bucket_spellings_and_v2_sub_resources(pack, rule_id, sub, bucket_type):
     assert not _found(pack, rule_id, stack_case(_bucket(bucket_type), sub, subject="data"))
-    assert _found(pack, rule_id, stack_case(_bucket(bucket_type), subject="data"))
+    (message,) = _found(pack, rule_id, stack_case(_bucket(bucket_type), subject="data"))
+    assert MISSING_SUB[rule_id] in message
 
 
 def test_an_unresolved_sub_resource_may_be_any_buckets(pack):
@@ -322,7 +360,8 @@ def test_an_unresolved_sub_resource_may_be_any_buckets(pack):
     assert not _found(pack, "S3-003", stack_case(_bucket(), stray, subject="data"))
     # A known name of a bucket outside the stack resolves, to nothing of ours.
     foreign = Resource(PUBLIC_ACCESS_BLOCK, "foreign", {"bucket": "someone-elses"})
-    assert _found(pack, "S3-003", stack_case(_bucket(), foreign, subject="data"))
+    (message,) = _found(pack, "S3-003", stack_case(_bucket(), foreign, subject="data"))
+    assert "bucket has no BucketPublicAccessBlock" in message
 
 
 def test_ephemeral_buckets_need_no_versioning(pack):
@@ -347,8 +386,10 @@ def test_tls_deny_must_deny_everyone_on_plain_http(pack):
     assert _found(
         pack, "S3-004", with_policy({**deny, "Principal": {"AWS": "arn:aws:iam::1:root"}})
     )
-    assert _found(pack, "S3-004", with_policy({**deny, "Action": "s3:PutObject"}))
-    assert _found(pack, "S3-004", with_policy({**deny, "Effect": "Allow"}))
+    (message,) = _found(pack, "S3-004", with_policy({**deny, "Action": "s3:PutObject"}))
+    assert "bucket policy does not deny requests with aws:SecureTransport false" in message
+    (message,) = _found(pack, "S3-004", with_policy({**deny, "Effect": "Allow"}))
+    assert "bucket policy does not deny requests with aws:SecureTransport false" in message
     # An invalid document is not a finding.
     invalid = stack_case(_bucket(), _sub(BUCKET_POLICY, policy="{nope"), subject="data")
     assert not _found(pack, "S3-004", invalid)
@@ -378,7 +419,11 @@ def test_public_policy_conditions_that_restrict_the_caller(pack):
             }
         }
     )
-    assert _found(pack, "S3-002", case(BUCKET, {"bucket": "b", "policy": weak}))
+    (message,) = _found(pack, "S3-002", case(BUCKET, {"bucket": "b", "policy": weak}))
+    assert (
+        "policy statement Statement[0] allows s3:GetObject to Principal * with no aws:SourceArn, "
+        "SourceAccount, PrincipalOrgID or SourceVpce condition" in message
+    )
 
 
 def test_log_target_buckets_need_no_logging_themselves(pack):

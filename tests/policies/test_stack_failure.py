@@ -167,7 +167,8 @@ def test_stack_004_a_config_for_the_invoked_alias_covers_it(pack):
 
 def test_stack_007_accepts_an_actionless_alarm_when_actions_are_not_required(pack):
     case = REGISTRY["STACK-007"].examples.non_compliant[1]
-    assert found(pack, "STACK-007", case)
+    (finding,) = found(pack, "STACK-007", case)
+    assert 'DLQ depth alarm "depth" has no alarmActions, so nobody is told' in finding.message
     assert found(pack, "STACK-007", case, require_alarm_actions=False) == []
 
 
@@ -204,7 +205,11 @@ def test_stack_008_judges_roles_only_when_every_policy_can_be_read(pack):
 
 def test_stack_010_websocket_and_http_defaults_differ(pack):
     case = REGISTRY["STACK-010"].examples.non_compliant[1]  # WebSocket, 30 s function
-    assert found(pack, "STACK-010", case)
+    (finding,) = found(pack, "STACK-010", case)
+    assert (
+        'timeout 30 s outlasts API integration "integration" (29 s), so clients get a 504 while the'
+        " function keeps running" in finding.message
+    )
     http = tuple(
         Resource(r.type, r.name, {**r.props, "protocolType": "HTTP"}, r.parent, r.depends)
         if r.type == sf.V2_API

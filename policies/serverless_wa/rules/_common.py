@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
@@ -20,6 +22,7 @@ KINESIS_CONSUMER = "aws:kinesis/streamConsumer:StreamConsumer"
 MSK = ("aws:msk/cluster:Cluster", "aws:msk/serverlessCluster:ServerlessCluster")
 PIPE = "aws:pipes/pipe:Pipe"
 REST_STAGE = "aws:apigateway/stage:Stage"
+METHOD_SETTINGS = "aws:apigateway/methodSettings:MethodSettings"
 V2_STAGE = "aws:apigatewayv2/stage:Stage"
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 TOPIC = "aws:sns/topic:Topic"
@@ -68,6 +71,13 @@ def stack_case(*resources: Resource, subject: str, config: dict[str, Any] | None
 
 def arn(service: str, resource: str) -> str:
     return ARN_ACCOUNT.format(service=service, resource=resource)
+
+
+def allow_policy(actions: Sequence[str], resource: str) -> str:
+    """An example inline policy document allowing `actions` on `resource` (JSON string, as
+    the engine sends it)."""
+    statement = {"Effect": "Allow", "Action": list(actions), "Resource": resource}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
 def number(value: Any) -> int | float | None:
