@@ -1,6 +1,6 @@
 """One declarative entry per rule; policies, docs and profiles are generated from it.
 
-A rule is a check function plus its metadata (POLICY-RULES.md section 2, item 1) and its
+A rule is a check function plus its metadata (the rule contract, section 2, item 1) and its
 examples, which the generic tests run through the analyzer protocol: every rule carries a
 compliant, a non-compliant, an unknown-at-preview and an exempted case by construction.
 """

@@ -1,5 +1,5 @@
 """Every registered rule, through the analyzer protocol: compliant, non-compliant,
-unknown-at-preview and exempted cases (POLICY-RULES.md section 4)."""
+unknown-at-preview and exempted cases (the rule contract, section 4)."""
 
 from __future__ import annotations
 

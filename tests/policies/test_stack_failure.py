@@ -1,4 +1,4 @@
-"""STACK-003 to STACK-012: the regression cases of POLICY-RULES.md section 4, a few paths the
+"""STACK-003 to STACK-012: the regression cases of the rule contract, section 4, a few paths the
 examples do not show, shared-setting parity and robustness against odd property values."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""AppSync rules (POLICY-RULES.md 3.4)."""
+"""AppSync rules (docs/rules.md, group 3.4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Kinesis Data Streams and Firehose rules (POLICY-RULES.md 3.11)."""
+"""Kinesis Data Streams and Firehose rules (docs/rules.md, group 3.11)."""
 
 from __future__ import annotations
 

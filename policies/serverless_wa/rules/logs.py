@@ -1,4 +1,4 @@
-"""CloudWatch Logs rules (POLICY-RULES.md 3.14)."""
+"""CloudWatch Logs rules (docs/rules.md, group 3.14)."""
 
 from __future__ import annotations
 

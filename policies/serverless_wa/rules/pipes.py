@@ -1,4 +1,4 @@
-"""EventBridge Pipes rules (POLICY-RULES.md 3.8)."""
+"""EventBridge Pipes rules (docs/rules.md, group 3.8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SNS rules (POLICY-RULES.md 3.6)."""
+"""SNS rules (docs/rules.md, group 3.6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SQS rules (POLICY-RULES.md 3.5)."""
+"""SQS rules (docs/rules.md, group 3.5)."""
 
 from __future__ import annotations
 
