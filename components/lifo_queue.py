@@ -22,7 +22,7 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, iam, packaging
+from components.core import iam, packaging
 from components.core.alarms import metric_alarm
 from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
 from components.core.dead_letter import DeadLetterQueue
@@ -32,6 +32,7 @@ from components.core.schedule import ScheduleSpec, TargetSchedule
 from components.core.settings import REGIONAL_WEB_ACL
 from components.core.streams import StreamConsumer, StreamConsumerSpec
 from components.core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
+from components.core.topic import TracedTopic
 
 __all__ = ["DownstreamSpec", "LifoQueue", "LifoQueueArgs"]
 
@@ -229,51 +230,6 @@ def trigger_stream_spec() -> StreamConsumerSpec:
     )
 
 
-def _tls_only_topic_policy(topic_arn: str) -> str:
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "DenyInsecureTransport",
-                    "Effect": "Deny",
-                    "Principal": "*",
-                    "Action": "sns:Publish",
-                    "Resource": topic_arn,
-                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                }
-            ],
-        }
-    )
-
-
-def _sns_xray_policy(topic_arn: str, account: str) -> str:
-    """Lets SNS write trace segments for this topic only (an account may hold five)."""
-    return json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "SnsActiveTracing",
-                    "Effect": "Allow",
-                    "Principal": {"Service": "sns.amazonaws.com"},
-                    "Action": [
-                        "xray:PutTraceSegments",
-                        "xray:GetSamplingRules",
-                        "xray:GetSamplingTargets",
-                    ],
-                    "Resource": "*",
-                    "Condition": {
-                        "StringEquals": {"aws:SourceAccount": account},
-                        "ArnLike": {"aws:SourceArn": topic_arn},
-                    },
-                }
-            ],
-        },
-        sort_keys=True,
-    )
-
-
 class LifoQueue(Pattern):
     """Tasks table (+ stream) -> trigger -> SNS `process` -> processor (reserved concurrency)."""
 
@@ -405,31 +361,8 @@ class LifoQueue(Pattern):
 
     def _topic(self) -> aws.sns.Topic:
         """The process topic: SSE with SNS's AWS managed key (only roles of this account
-        publish), Active tracing (with the X-Ray resource policy SNS needs), TLS only."""
-        scope = self.scope
-        topic = aws.sns.Topic(
-            scope.child("process"),
-            name=scope.physical("process", max_length=256),
-            kms_master_key_id="alias/aws/sns",
-            tracing_config="Active",
-            tags=scope.tags,
-            opts=scope.opts(),
-        )
-        aws.sns.TopicPolicy(
-            scope.child("process-policy"),
-            arn=topic.arn,
-            policy=topic.arn.apply(_tls_only_topic_policy),
-            opts=scope.opts(),
-        )
-        aws.xray.ResourcePolicy(
-            scope.child("process-xray"),
-            policy_name=scope.physical("process-xray", max_length=128),
-            policy_document=pulumi.Output.all(
-                topic.arn, aws_context.account_id(scope.component)
-            ).apply(lambda v: _sns_xray_policy(v[0], v[1])),
-            opts=scope.opts(),
-        )
-        return topic
+        publish), Active tracing, TLS only."""
+        return TracedTopic(self.scope, "process").topic
 
     def _create_api(self, args: LifoQueueArgs, package: packaging.Package) -> None:
         scope = self.scope

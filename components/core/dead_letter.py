@@ -9,7 +9,6 @@ pinned to its source ARN.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import pulumi
@@ -17,24 +16,8 @@ import pulumi_aws as aws
 
 from components.core import defaults
 from components.core.alarms import metric_alarm
-from components.core.queue import deny_insecure_transport
+from components.core.queue import sender_policy_output
 from components.core.scope import Scope
-
-
-def _policy(queue_arn: str, senders: Sequence[tuple[str, str]]) -> str:
-    statements = [deny_insecure_transport(queue_arn)]
-    for index, (service, source_arn) in enumerate(senders):
-        statements.append(
-            {
-                "Sid": f"AllowSender{index}",
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
-            }
-        )
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 class DeadLetterQueue:
@@ -55,13 +38,10 @@ class DeadLetterQueue:
             tags=scope.tags,
             opts=scope.opts(),
         )
-        services = [service for service, _ in service_senders]
         self.policy = aws.sqs.QueuePolicy(
             scope.child(f"{suffix}-policy"),
             queue_url=self.queue.url,
-            policy=pulumi.Output.all(self.queue.arn, *[arn for _, arn in service_senders]).apply(
-                lambda v: _policy(v[0], list(zip(services, v[1:], strict=True)))
-            ),
+            policy=sender_policy_output(self.queue.arn, service_senders),
             opts=scope.opts(),
         )
         self.alarm = metric_alarm(

@@ -33,6 +33,10 @@ POWERTOOLS_LAYER_ARN: Final = (
 ASYNC_MAX_RETRY_ATTEMPTS: Final = 2
 ASYNC_MAX_EVENT_AGE_S: Final = 3600
 
+# EventBridge rule targets: retried for an hour, then dead-lettered
+EVENT_TARGET_RETRY_ATTEMPTS: Final = 8
+EVENT_TARGET_MAX_EVENT_AGE_S: Final = 3600
+
 # SQS
 DLQ_MAX_RECEIVE_COUNT: Final = 5
 DLQ_RETENTION_S: Final = 14 * 24 * 3600  # the SQS maximum

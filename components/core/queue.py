@@ -8,13 +8,14 @@ window, and alarms on DLQ depth and on the age of the oldest message.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults
+from components.core import aws_context, defaults
 from components.core.alarms import metric_alarm
 from components.core.scope import Scope
 
@@ -73,10 +74,55 @@ def tls_only_policy(queue_arn: pulumi.Input[str]) -> pulumi.Output[str]:
     )
 
 
-class DurableQueue:
-    """Queue + DLQ + policies + alarms, children of the scope's component."""
+def sender_policy(
+    queue_arn: str, senders: Sequence[tuple[str, str]], account: str | None = None
+) -> str:
+    """TLS only, plus `sqs:SendMessage` for each (service principal, source ARN) pair, pinned
+    to that source (and to the account when given: an S3 bucket's ARN names no account)."""
+    statements = [deny_insecure_transport(queue_arn)]
+    for index, (service, source_arn) in enumerate(senders):
+        condition: dict[str, Any] = {"ArnEquals": {"aws:SourceArn": source_arn}}
+        if account is not None:
+            condition["StringEquals"] = {"aws:SourceAccount": account}
+        statements.append(
+            {
+                "Sid": f"AllowSender{index}",
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": condition,
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
-    def __init__(self, scope: Scope, suffix: str, spec: QueueSpec) -> None:
+
+def sender_policy_output(
+    queue_arn: pulumi.Input[str],
+    senders: Sequence[tuple[str, pulumi.Input[str]]],
+    account: pulumi.Input[str] | None = None,
+) -> pulumi.Output[str]:
+    services = [service for service, _ in senders]
+    return pulumi.Output.all(queue_arn, account, *[arn for _, arn in senders]).apply(
+        lambda v: sender_policy(v[0], list(zip(services, v[2:], strict=True)), v[1])
+    )
+
+
+class DurableQueue:
+    """Queue + DLQ + policies + alarms, children of the scope's component.
+
+    service_senders: (service principal, source ARN) pairs that may send to the queue (an SNS
+    topic, an EventBridge rule, an S3 bucket), each pinned to its source and to the account.
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        suffix: str,
+        spec: QueueSpec,
+        *,
+        service_senders: Sequence[tuple[str, pulumi.Input[str]]] = (),
+    ) -> None:
         self.dlq = aws.sqs.Queue(
             scope.child(f"{suffix}-dlq"),
             name=scope.physical(f"{suffix}-dlq", max_length=80),
@@ -107,14 +153,24 @@ class DurableQueue:
             ),
             opts=scope.opts(),
         )
+        queue_policy = (
+            sender_policy_output(
+                self.queue.arn, service_senders, aws_context.account_id(scope.component)
+            )
+            if service_senders
+            else tls_only_policy(self.queue.arn)
+        )
         self.policies = [
             aws.sqs.QueuePolicy(
                 scope.child(f"{suffix}{kind}-policy"),
                 queue_url=queue.url,
-                policy=tls_only_policy(queue.arn),
+                policy=policy,
                 opts=scope.opts(),
             )
-            for kind, queue in (("", self.queue), ("-dlq", self.dlq))
+            for kind, queue, policy in (
+                ("", self.queue, queue_policy),
+                ("-dlq", self.dlq, tls_only_policy(self.dlq.arn)),
+            )
         ]
         self.dlq_alarm = metric_alarm(
             scope,

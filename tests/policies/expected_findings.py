@@ -331,6 +331,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     "LAMBDA-008": (
         ("environment variable DB_PASSWORD looks like a secret held as a plain value",),
         ("environment variable stripe_api_key looks like a secret held as a plain value",),
+        ("environment variable SLACK_VERIFICATION_CODE looks like a secret held as a plain value",),
+        ("environment variable DATABASE_URL holds a URL with a password as a plain value",),
     ),
     "LAMBDA-009": (
         ("grants events.amazonaws.com without a source ARN",),

@@ -122,7 +122,10 @@ def test_customer_policy_attached_to_a_service_role_counts(pack, linked):
         Resource(
             POLICY,
             "shared",
-            {"arn": "arn:aws:iam::123456789012:policy/shared", "policy": document(allow("s3:*"))},
+            {
+                "arn": "arn:aws:iam::123456789012:policy/shared",
+                "policy": document(allow("s3:Get*")),
+            },
         ),
         Resource(
             ROLE_POLICY_ATTACHMENT,
@@ -133,7 +136,18 @@ def test_customer_policy_attached_to_a_service_role_counts(pack, linked):
         subject="worker-role",
     )
     [message] = messages(pack, "IAM-002", stack)
-    assert 'allowed s3:* (Policy "shared"' in message
+    assert 'allowed s3:Get* (Policy "shared"' in message
+
+
+def test_a_full_wildcard_is_one_finding_not_two(pack):
+    """IAM-001 reports `s3:*` on the document; IAM-002 leaves it there and keeps the
+    partial wildcard of the same role."""
+    stack = sc(role(), role_policy(allow("s3:*"), allow("sqs:Send*")), subject="worker-role")
+    [only] = messages(pack, "IAM-002", stack)
+    assert "sqs:Send*" in only
+    policy_case = case(ROLE_POLICY, {"role": "worker-role", "policy": document(allow("s3:*"))})
+    [wildcard] = messages(pack, "IAM-001", policy_case)
+    assert "s3:*" in wildcard
 
 
 def test_inline_role_policies_count(pack):

@@ -166,6 +166,62 @@ def test_each_default_pattern_flags_a_plain_value(pack, key):
     assert flagged(pack, env(**{key: "plain", "TABLE_NAME": "orders"})) == [key]
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "SLACK_VERIFICATION_CODE",
+        "DB_PASS",
+        "MYSQL_PWD",
+        "SSH_PASSPHRASE",
+        "APIKEY",
+        "AWS_ACCESS_KEY",
+        "JWT_SIGNING_KEY",
+        "ENCRYPTION_KEY",
+        "HMAC_KEY",
+        "SESSION_KEY",
+        "CONNECTION_STRING",
+        "AUTH_CODE",
+        "LICENSE_KEY",
+    ],
+)
+def test_names_public_programs_give_secrets_are_flagged(pack, key):
+    assert flagged(pack, env(**{key: "plain"})) == [key]
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["PARTITION_KEY", "S3_KEY_PREFIX", "SORT_KEY", "KEY_SCHEMA", "PASSENGER_TABLE", "BYPASS_CACHE"],
+)
+def test_ordinary_keys_are_not_secrets(pack, key):
+    assert problems(pack, "LAMBDA-008", env(**{key: "plain"})) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("AKIAIOSFODNN7EXAMPLE", "an AWS access key id"),
+        ("-----BEGIN RSA PRIVATE KEY-----\nMIIE...", "a private key"),
+        ("postgres://app:hunter2@db.internal:5432/app", "a URL with a password"),
+        ("mongodb+srv://u:p@cluster0.example.net/db", "a URL with a password"),
+        ("sk_live_4eC39HqLyjWDarjtT1zdp7dc", "a Stripe live key"),
+        ("xoxb-1234567890-abcdefghij", "a Slack token"),
+        ("ghp_" + "a" * 36, "a GitHub token"),
+    ],
+)
+def test_values_shaped_like_secrets_are_flagged_whatever_the_key(pack, value, kind):
+    [message] = problems(pack, "LAMBDA-008", env(SETTINGS_BLOB=value, TABLE_NAME="orders"))
+    assert f"environment variable SETTINGS_BLOB holds {kind} as a plain value" in message
+
+
+def test_urls_without_a_password_and_references_are_not_secrets(pack):
+    variables = env(
+        DATABASE_URL="postgres://db.internal:5432/app",
+        SERVICE_URL="https://user@example.com/path",
+        DOCS="see https://example.com/a:b@c",
+    )
+    assert problems(pack, "LAMBDA-008", variables) == []
+
+
 def test_keys_matching_only_secret_or_credential_are_flagged(pack):
     variables = env(OAUTH_SECRET="s", AZURE_CREDENTIALS="c", REGION="eu-west-1")
     assert sorted(flagged(pack, variables)) == ["AZURE_CREDENTIALS", "OAUTH_SECRET"]

@@ -195,6 +195,8 @@ def _service_role_no_star(graph: Graph, config: dict[str, Any]) -> Iterator[Find
         seen: set[str] = set()
         for statement in granted:
             for action in statement.actions:
+                if _reported_by_iam001(statement, action):
+                    continue  # one statement, one finding
                 if "*" in action and action not in seen:
                     seen.add(action)
                     yield Finding(
@@ -202,6 +204,11 @@ def _service_role_no_star(graph: Graph, config: dict[str, Any]) -> Iterator[Find
                         urn=role.urn,
                         detail=action,
                     )
+
+
+def _reported_by_iam001(statement: Statement, action: str) -> bool:
+    """A full wildcard in a document IAM-001 reads is IAM-001's finding alone."""
+    return _service_wildcard(action) and statement.source.type in DOCUMENT_READS
 
 
 def _role(name: str = "worker-role", service: str = LAMBDA_PRINCIPAL) -> Resource:
@@ -241,7 +248,9 @@ register(
         description=(
             "Roles whose trust policy names lambda.amazonaws.com (service_principals can add "
             "states, pipes, scheduler, events) may not be allowed any action containing *, "
-            "partial wildcards such as s3:Get* included, from any policy source."
+            "partial wildcards such as s3:Get* included, from any policy source. A full "
+            "wildcard (* or <service>:*) in a document IAM-001 reads is reported by IAM-001 "
+            "only: one statement, one finding."
         ),
         severity="MEDIUM",
         pillar="SEC",
@@ -271,6 +280,12 @@ register(
                 stack_case(
                     _role(),
                     _role_policy(_allow(["dynamodb:GetItem", "dynamodb:PutItem"], TABLE_ARN)),
+                    subject="worker-role",
+                ),
+                # A full wildcard: IAM-001's finding, not reported twice.
+                stack_case(
+                    _role(),
+                    _role_policy(_allow("dynamodb:*", TABLE_ARN)),
                     subject="worker-role",
                 ),
                 # Not a service role of the configured principals.

@@ -403,9 +403,33 @@ register(
 
 # LAMBDA-008 ---------------------------------------------------------------------------------
 
-SECRET_KEY_PATTERNS = ("PASSWORD", "SECRET", "TOKEN", "API_KEY", "PRIVATE_KEY", "CREDENTIAL")
+# Key names public programs give secrets (regular expressions, matched case-insensitively
+# anywhere in the key): the words, and the KEY/CODE compounds that are secrets while a plain
+# KEY (a partition key, an S3 key) is not.
+SECRET_KEY_PATTERNS = (
+    "PASSWORD",
+    "PASSWD",
+    "PASSPHRASE",
+    r"(^|_)(PASS|PWD)($|_)",
+    "SECRET",
+    "TOKEN",
+    "CREDENTIAL",
+    r"API_?KEY",
+    r"(ACCESS|PRIVATE|SIGNING|ENCRYPTION|HMAC|JWT|AUTH|SESSION|MASTER|CLIENT|LICEN[CS]E)_?KEY",
+    r"(VERIFICATION|AUTH|RECOVERY)_?CODE",
+    r"CONNECTION_?STRING",
+)
 REFERENCE_KEY_SUFFIXES = ("_ARN", "_NAME", "_PARAM", "_ID")
 REFERENCE_PREFIXES = ("arn:", "/")
+# Values that are secrets whatever the key is called.
+SECRET_VALUES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("an AWS access key id", re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("a URL with a password", re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.I)),
+    ("a Stripe live key", re.compile(r"\b[rs]k_live_[0-9A-Za-z]{8,}")),
+    ("a Slack token", re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[0-9A-Za-z]{30,}")),
+)
 
 
 def _patterns(configured: Any) -> list[re.Pattern[str]]:
@@ -419,13 +443,24 @@ def _patterns(configured: Any) -> list[re.Pattern[str]]:
     return compiled
 
 
+def _secret_value(value: str) -> str | None:
+    return next((kind for kind, pattern in SECRET_VALUES if pattern.search(value)), None)
+
+
 def _plaintext_secrets(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
     variables = node.get("environment.variables")
     if not isinstance(variables, Mapping):
         return
     patterns = _patterns(config.get("secret_key_patterns"))
-    for key, value in sorted(variables.items()):
-        if value is UNKNOWN or value is None or not any(p.search(key) for p in patterns):
+    for key, value in sorted(variables.items(), key=lambda item: str(item[0])):
+        key = str(key)
+        if value is UNKNOWN or value is None:
+            continue
+        kind = _secret_value(value) if isinstance(value, str) else None
+        if kind is not None:
+            yield Finding(f"environment variable {key} holds {kind} as a plain value", detail=key)
+            continue
+        if not any(p.search(key) for p in patterns):
             continue
         if key.upper().endswith(REFERENCE_KEY_SUFFIXES):
             continue
@@ -442,9 +477,12 @@ register(
         name="lambda-env-no-plaintext-secrets",
         title="Lambda environment variables hold no plaintext secrets",
         description=(
-            "A finding for each environment.variables key matching secret_key_patterns, unless "
-            "its value is a reference (starts with arn: or /) or the key ends in _ARN, _NAME, "
-            "_PARAM or _ID. Unknown values are skipped."
+            "A finding for each environment.variables key matching secret_key_patterns "
+            "(regular expressions, case-insensitive), unless its value is a reference (starts "
+            "with arn: or /) or the key ends in _ARN, _NAME, _PARAM or _ID; and for any value "
+            "shaped like a known secret whatever its key (an AWS access key id, a private key, "
+            "a URL with a password, Stripe, Slack and GitHub tokens). Unknown values are "
+            "skipped."
         ),
         severity="MEDIUM",
         pillar="SEC",
@@ -476,6 +514,9 @@ register(
                             "TABLE_NAME": "orders",
                             "SIGNATURE_SECRET_ARN": arn("secretsmanager", "secret:hook"),
                             "API_TOKEN": "/app/api-token",
+                            "PARTITION_KEY": "pk",
+                            "S3_KEY_PREFIX": "incoming/",
+                            "DATABASE_URL": "postgres://db.internal/app",
                         }
                     }
                 ),
@@ -483,6 +524,14 @@ register(
             non_compliant=(
                 _function_props(environment={"variables": {"DB_PASSWORD": "hunter2"}}),
                 _function_props(environment={"variables": {"stripe_api_key": "sk_live_1"}}),
+                _function_props(
+                    environment={"variables": {"SLACK_VERIFICATION_CODE": "8f2a1c"}}
+                ),
+                _function_props(
+                    environment={
+                        "variables": {"DATABASE_URL": "postgres://app:hunter2@db.internal/app"}
+                    }
+                ),
             ),
         ),
     )

@@ -1,0 +1,228 @@
+"""An SNS topic as every pattern wants one, and its subscriptions.
+
+The topic: SSE (SNS's AWS managed key, or the caller's CMK), Active tracing with the X-Ray
+resource policy SNS needs to write its segments, and a topic policy that refuses plaintext
+publishes and lets each named service (API Gateway, S3, EventBridge...) publish only from its
+own source ARN in this account.
+
+A subscription always has a redrive policy: a message SNS cannot deliver (the queue is
+gone, the function is throttled past SNS's retries) goes to a DLQ that only this topic may
+write, instead of being dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import pulumi
+import pulumi_aws as aws
+
+from components.core import aws_context
+from components.core.dead_letter import DeadLetterQueue
+from components.core.function import LambdaFunction
+from components.core.queue import DurableQueue
+from components.core.scope import Scope
+
+SNS_MANAGED_KEY = "alias/aws/sns"
+FilterScope = Literal["MessageAttributes", "MessageBody"]
+
+
+def topic_policy(topic_arn: str, account: str, publishers: Sequence[tuple[str, str]] = ()) -> str:
+    """TLS-only publishes; each (service principal, source ARN) may publish from this account."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "DenyInsecureTransport",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        }
+    ]
+    for index, (service, source_arn) in enumerate(publishers):
+        statements.append(
+            {
+                "Sid": f"AllowPublisher{index}",
+                "Effect": "Allow",
+                "Principal": {"Service": service},
+                "Action": "sns:Publish",
+                "Resource": topic_arn,
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": source_arn},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+def xray_policy(topic_arn: str, account: str) -> str:
+    """Lets SNS write trace segments for this topic only (an account may hold five)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "SnsActiveTracing",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sns.amazonaws.com"},
+                    "Action": [
+                        "xray:PutTraceSegments",
+                        "xray:GetSamplingRules",
+                        "xray:GetSamplingTargets",
+                    ],
+                    "Resource": "*",
+                    "Condition": {
+                        "StringEquals": {"aws:SourceAccount": account},
+                        "ArnLike": {"aws:SourceArn": topic_arn},
+                    },
+                }
+            ],
+        },
+        sort_keys=True,
+    )
+
+
+def check_filter_policy(policy: Mapping[str, Any], argument: str) -> None:
+    """The shape SNS accepts: attribute -> list of values or operator objects, nested for
+    MessageBody scope; at most 5 keys at the top level (SNS's limit)."""
+    if not isinstance(policy, Mapping) or not policy:
+        raise ValueError(f"{argument} must be a non-empty mapping of attribute -> [conditions]")
+    if len(policy) > 5:
+        raise ValueError(f"{argument} may name at most 5 attributes (got {len(policy)})")
+    for key, value in policy.items():
+        if not isinstance(key, str) or not key:
+            raise ValueError(f"{argument} keys must be attribute names (got {key!r})")
+        if isinstance(value, Mapping):
+            check_filter_policy(value, f"{argument}.{key}")
+        elif not isinstance(value, list | tuple) or not value:
+            raise ValueError(
+                f"{argument}.{key} must be a non-empty list of values or conditions (got {value!r})"
+            )
+        else:
+            for item in value:
+                if not isinstance(item, str | int | float | bool | Mapping) or item is None:
+                    raise ValueError(
+                        f"{argument}.{key} holds {item!r}: a string, number, boolean or "
+                        "operator object (anything-but, prefix, numeric, exists) is allowed"
+                    )
+
+
+class TracedTopic:
+    """SNS topic + policy + X-Ray resource policy, children of the scope's component.
+
+    service_publishers: (service principal, source ARN) pairs that may publish (roles of the
+    account publish through their own IAM policies and need nothing here).
+    """
+
+    def __init__(
+        self,
+        scope: Scope,
+        suffix: str,
+        *,
+        kms_key_arn: pulumi.Input[str] | None = None,
+        service_publishers: Sequence[tuple[str, pulumi.Input[str]]] = (),
+    ) -> None:
+        self.scope = scope
+        self.suffix = suffix
+        account = aws_context.account_id(scope.component)
+        self.topic = aws.sns.Topic(
+            scope.child(suffix),
+            name=scope.physical(suffix, max_length=256),
+            kms_master_key_id=kms_key_arn or SNS_MANAGED_KEY,
+            tracing_config="Active",
+            tags=scope.tags,
+            opts=scope.opts(),
+        )
+        services = [service for service, _ in service_publishers]
+        self.policy = aws.sns.TopicPolicy(
+            scope.child(f"{suffix}-policy"),
+            arn=self.topic.arn,
+            policy=pulumi.Output.all(
+                self.topic.arn, account, *[arn for _, arn in service_publishers]
+            ).apply(lambda v: topic_policy(v[0], v[1], list(zip(services, v[2:], strict=True)))),
+            opts=scope.opts(),
+        )
+        self.xray_policy = aws.xray.ResourcePolicy(
+            scope.child(f"{suffix}-xray"),
+            policy_name=scope.physical(f"{suffix}-xray", max_length=128),
+            policy_document=pulumi.Output.all(self.topic.arn, account).apply(
+                lambda v: xray_policy(v[0], v[1])
+            ),
+            opts=scope.opts(),
+        )
+        self.arn = self.topic.arn
+        self.name = self.topic.name
+        self.dead_letters: dict[str, DeadLetterQueue] = {}
+
+    def _dead_letter(self, suffix: str) -> DeadLetterQueue:
+        dlq = DeadLetterQueue(
+            self.scope,
+            f"{suffix}-redrive",
+            description="SNS could not deliver messages to this subscription",
+            service_senders=[("sns.amazonaws.com", self.topic.arn)],
+        )
+        self.dead_letters[suffix] = dlq
+        return dlq
+
+    @staticmethod
+    def _redrive(dlq: DeadLetterQueue) -> pulumi.Output[str]:
+        return dlq.arn.apply(lambda arn: json.dumps({"deadLetterTargetArn": arn}))
+
+    def subscribe_queue(
+        self,
+        suffix: str,
+        queue: DurableQueue,
+        *,
+        filter_policy: Mapping[str, Any] | None = None,
+        filter_scope: FilterScope = "MessageAttributes",
+        raw: bool = True,
+    ) -> aws.sns.TopicSubscription:
+        """The queue must allow this topic to send (`DurableQueue(service_senders=...)`)."""
+        if filter_policy is not None:
+            check_filter_policy(filter_policy, f"{suffix}.filter_policy")
+        dlq = self._dead_letter(suffix)
+        return aws.sns.TopicSubscription(
+            self.scope.child(f"{suffix}-subscription"),
+            topic=self.topic.arn,
+            protocol="sqs",
+            endpoint=queue.arn,
+            raw_message_delivery=raw,
+            filter_policy=json.dumps(filter_policy, sort_keys=True) if filter_policy else None,
+            filter_policy_scope=filter_scope if filter_policy else None,
+            redrive_policy=self._redrive(dlq),
+            opts=self.scope.opts(depends_on=[queue.policies[0], dlq.policy]),
+        )
+
+    def subscribe_function(
+        self,
+        suffix: str,
+        function: LambdaFunction,
+        *,
+        filter_policy: Mapping[str, Any] | None = None,
+        filter_scope: FilterScope = "MessageAttributes",
+    ) -> aws.sns.TopicSubscription:
+        """SNS invokes the function asynchronously: give its FunctionSpec an `AsyncInvoke`."""
+        if filter_policy is not None:
+            check_filter_policy(filter_policy, f"{suffix}.filter_policy")
+        permission = aws.lambda_.Permission(
+            self.scope.child(f"{suffix}-invoke"),
+            action="lambda:InvokeFunction",
+            function=function.function.name,
+            principal="sns.amazonaws.com",
+            source_arn=self.topic.arn,
+            opts=self.scope.opts(),
+        )
+        dlq = self._dead_letter(suffix)
+        return aws.sns.TopicSubscription(
+            self.scope.child(f"{suffix}-subscription"),
+            topic=self.topic.arn,
+            protocol="lambda",
+            endpoint=function.arn,
+            filter_policy=json.dumps(filter_policy, sort_keys=True) if filter_policy else None,
+            filter_policy_scope=filter_scope if filter_policy else None,
+            redrive_policy=self._redrive(dlq),
+            opts=self.scope.opts(depends_on=[permission, dlq.policy]),
+        )
