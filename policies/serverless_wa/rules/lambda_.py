@@ -524,9 +524,7 @@ register(
             non_compliant=(
                 _function_props(environment={"variables": {"DB_PASSWORD": "hunter2"}}),
                 _function_props(environment={"variables": {"stripe_api_key": "sk_live_1"}}),
-                _function_props(
-                    environment={"variables": {"SLACK_VERIFICATION_CODE": "8f2a1c"}}
-                ),
+                _function_props(environment={"variables": {"SLACK_VERIFICATION_CODE": "8f2a1c"}}),
                 _function_props(
                     environment={
                         "variables": {"DATABASE_URL": "postgres://app:hunter2@db.internal/app"}
