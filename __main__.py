@@ -34,8 +34,8 @@ def main() -> None:
     for choice in config.patterns:
         entry = CATALOG[choice.slug]
         args = dataclasses.replace(choice.args, settings=settings)
-        component = entry.component(choice.slug, args)
-        pulumi.export(choice.slug, component.exports)
+        component = entry.component(choice.instance, args)
+        pulumi.export(choice.instance, component.exports)
 
 
 main()

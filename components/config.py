@@ -2,7 +2,11 @@
 
 Config keys (namespace `serverless-patterns`):
 
-- `patterns` (required): map of pattern slug -> that pattern's args; at least one pattern
+- `patterns` (required): at least one pattern. Each key is a pattern's slug mapped to its
+  args (`saga: {}`), or an instance name mapped to `pattern: <slug>` plus its args
+  (`orders-hook: {pattern: scalable-webhook, consumer_concurrency: 3}`), so a stack can hold
+  several instances of one pattern. The key names the component and prefixes its physical
+  names: lowercase letters, digits and hyphens, starting with a letter, at most 32 characters
 - `environment` (`dev`): `dev` or `prod` (deletion protection and the like in prod)
 - `tags` (`{}`): tags on every taggable resource
 - `logRetentionDays` (`30`): retention of every log group
@@ -92,6 +96,11 @@ class ConfigError(pulumi.RunError):
 class PatternChoice:
     slug: str
     args: PatternArgs
+    name: str = ""  # the instance name the stack gave it; the slug when it gave none
+
+    @property
+    def instance(self) -> str:
+        return self.name or self.slug
 
 
 @dataclass(frozen=True)
@@ -387,6 +396,48 @@ def _other_namespace_problems(raw: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
+INSTANCE_NAME = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
+INSTANCE_RULE = (
+    "lowercase letters, digits and hyphens, starting with a letter and not ending with a "
+    "hyphen, at most 32 characters"
+)
+PATTERN_FIELD = "pattern"
+
+
+def _instance(
+    key: Any, args: Mapping[str, Any], where: Key
+) -> tuple[str, str, Mapping[str, Any]] | Problem:
+    """(slug, instance name or "", args without `pattern`) for one `patterns` entry."""
+    allowed = ", ".join(sorted(CATALOG))
+    chosen = args.get(PATTERN_FIELD)
+    if chosen is None:
+        if key in CATALOG:
+            return key, "", args
+        return Problem(
+            (PATTERNS_KEY,),
+            f"unknown pattern {key!r}{_did_you_mean(str(key), sorted(CATALOG))}; a key is a "
+            f"pattern's slug ({allowed}), or an instance name with `{PATTERN_FIELD}: <slug>` "
+            "among its arguments",
+            at=where,
+        )
+    if not isinstance(chosen, str) or chosen not in CATALOG:
+        return Problem(
+            (*where, PATTERN_FIELD),
+            f"unknown pattern {chosen!r}"
+            f"{_did_you_mean(str(chosen), sorted(CATALOG)) if isinstance(chosen, str) else ''}; "
+            f"allowed: {allowed}",
+        )
+    if key in CATALOG and key != chosen:
+        return Problem(
+            where,
+            f"{key!r} is the slug of another pattern; name this {chosen} instance otherwise",
+        )
+    if not isinstance(key, str) or not INSTANCE_NAME.match(key):
+        return Problem(where, f"instance name {key!r} is not usable in names: {INSTANCE_RULE}")
+    rest = {k: v for k, v in args.items() if k != PATTERN_FIELD}
+    return chosen, ("" if key == chosen else key), rest
+
+
 def parse(raw: Mapping[str, Any]) -> ProgramConfig:
     """`raw`: every config key of the stack (`namespace:key` -> value)."""
     problems = _other_namespace_problems(raw)
@@ -446,30 +497,27 @@ def parse(raw: Mapping[str, Any]) -> ProgramConfig:
         )
     choices: list[PatternChoice] = []
     notes: list[str] = []
-    for slug, args in top.patterns.items():
-        where: Key = (PATTERNS_KEY, slug)
-        entry = CATALOG.get(slug)
-        if entry is None:
-            problems.append(
-                Problem(
-                    (PATTERNS_KEY,),
-                    f"unknown pattern {slug!r}; allowed: {', '.join(sorted(CATALOG))}",
-                    at=where,
-                )
-            )
-            continue
+    for key, args in top.patterns.items():
+        where: Key = (PATTERNS_KEY, key)
         if args is None:
             args = {}
         if not isinstance(args, Mapping):
             problems.append(Problem(where, f"must be a map of arguments (got {args!r})"))
             continue
+        chosen = _instance(key, args, where)
+        if isinstance(chosen, Problem):
+            problems.append(chosen)
+            continue
+        slug, name, args = chosen
+        entry = CATALOG[slug]
         notes += [
             f"{key_text((*where, former))}: renamed {current!r}; the former name still works"
             for former, current in _renamed(entry.args).items()
             if former in args and current not in args
         ]
         try:
-            choices.append(PatternChoice(slug, _build(entry.args, args, where, settings=settings)))
+            built = _build(entry.args, args, where, settings=settings)
+            choices.append(PatternChoice(slug, built, name))
         except _Invalid as error:
             problems.extend(error.problems)
     if problems:

@@ -118,8 +118,75 @@ def test_pattern_with_null_args_takes_defaults():
 
 def test_unknown_slug_names_it_and_the_allowed_ones():
     assert problems_of(patterns({"scalable-webhok": {}})) == [
-        f"{PATTERNS}: unknown pattern 'scalable-webhok'; allowed: {SLUGS}"
+        f"{PATTERNS}: unknown pattern 'scalable-webhok' (did you mean 'scalable-webhook'?); "
+        f"a key is a pattern's slug ({SLUGS}), or an instance name with `pattern: <slug>` "
+        "among its arguments"
     ]
+
+
+# Several instances of a pattern ------------------------------------------------------------
+
+
+def test_named_instances_of_one_pattern_sit_beside_a_slug_key():
+    config = parse(
+        patterns(
+            {
+                "orders-hook": {"pattern": "scalable-webhook", "consumer_concurrency": 3},
+                "billing-hook": {"pattern": "scalable-webhook"},
+                "scalable-webhook": {},
+                "saga": {"pattern": "saga"},
+            }
+        )
+    )
+    chosen = {(c.instance, c.slug, c.name) for c in config.patterns}
+    assert chosen == {
+        ("orders-hook", "scalable-webhook", "orders-hook"),
+        ("billing-hook", "scalable-webhook", "billing-hook"),
+        ("scalable-webhook", "scalable-webhook", ""),
+        ("saga", "saga", ""),
+    }
+    orders = next(c for c in config.patterns if c.name == "orders-hook")
+    assert orders.args.consumer_concurrency == 3
+    billing = next(c for c in config.patterns if c.name == "billing-hook")
+    assert billing.args == ScalableWebhookArgs(settings=billing.args.settings)
+
+
+@pytest.mark.parametrize(
+    ("entries", "problem"),
+    [
+        (
+            {"orders-hook": {"pattern": "scalable-webhok"}},
+            f"{PATTERNS}.orders-hook.pattern: unknown pattern 'scalable-webhok' (did you mean "
+            f"'scalable-webhook'?); allowed: {SLUGS}",
+        ),
+        (
+            {"orders-hook": {"pattern": 3}},
+            f"{PATTERNS}.orders-hook.pattern: unknown pattern 3; allowed: {SLUGS}",
+        ),
+        (
+            {"saga": {"pattern": "scalable-webhook"}},
+            f"{PATTERNS}.saga: 'saga' is the slug of another pattern; name this "
+            "scalable-webhook instance otherwise",
+        ),
+        *[
+            (
+                {name: {"pattern": "saga"}},
+                f"{PATTERNS}.{name}: instance name {name!r} is not usable in names: lowercase "
+                "letters, digits and hyphens, starting with a letter and not ending with a "
+                "hyphen, at most 32 characters",
+            )
+            for name in ("Orders", "orders_hook", "1st", "hook-", "a" * 33, "trips.eu")
+        ],
+    ],
+)
+def test_instance_names_and_patterns_are_checked(entries, problem):
+    assert problems_of(patterns(entries)) == [problem]
+
+
+def test_an_instance_s_arguments_are_checked_under_its_name():
+    assert problems_of(patterns({"orders-hook": {"pattern": "scalable-webhook", "ingest": "x"}}))[
+        0
+    ].startswith(f"{PATTERNS}.orders-hook.ingest: ")
 
 
 def test_unknown_arguments_each_get_a_problem_with_a_suggestion():
@@ -384,7 +451,8 @@ def test_every_problem_is_reported_at_once():
     }
     assert problems_of(raw) == [
         "serverless-patterns:environment: must be one of dev, prod (got 'staging')",
-        f"{PATTERNS}: unknown pattern 'nope'; allowed: {SLUGS}",
+        f"{PATTERNS}: unknown pattern 'nope'; a key is a pattern's slug ({SLUGS}), or an "
+        "instance name with `pattern: <slug>` among its arguments",
         f"{PATTERNS}.scalable-webhook: consumer_concurrency must be between 1 and 1000 (got 0)",
         f"{PATTERNS}.scalable-webhook: batch_size must be between 1 and 10000 with "
         "batching_window_s=1 (got 0)",
