@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "--docs-url",
         metavar="URL",
         help="where the repository's files are served: SARIF helpUri becomes "
-        "URL/docs/rules.md#<rule> (default: that path, relative to the repository)",
+        "URL/docs/rules/<ID>.md (default: that path, relative to the repository)",
     )
     parser.add_argument("--no-policy", action="store_true", help="skip the policy gate")
     options = parser.parse_args(argv)

@@ -69,6 +69,7 @@ class Finding:
     enforcement: str
     severity: str
     message: str
+    help: str = ""  # the rule's page, as the pack gives it (docs/rules/<ID>.md)
 
     @property
     def text(self) -> str:
@@ -87,6 +88,7 @@ class Finding:
             "enforcement": self.enforcement,
             "severity": self.severity,
             "message": self.text,
+            "help": self.help,
         }
 
 
@@ -480,6 +482,7 @@ def _collect(report: Report, response: analyzer_pb2.AnalyzeResponse, urn: str) -
                 enforcement=_LEVELS.get(diagnostic.enforcementLevel, "advisory"),
                 severity=_SEVERITIES.get(diagnostic.severity, "unspecified"),
                 message=text or diagnostic.description,
+                help=info.url if info else "",
             )
         )
     for entry in response.not_applicable:
@@ -487,7 +490,7 @@ def _collect(report: Report, response: analyzer_pb2.AnalyzeResponse, urn: str) -
 
 
 def help_uri(url: str, docs_url: str | None = None) -> str | None:
-    """A rule's documentation: the pack gives `docs/rules.md#<rule>` (relative to the
+    """A rule's documentation: the pack gives `docs/rules/<ID>.md` (relative to the
     repository); with `docs_url` (where the repository's files are served) it is absolute."""
     if not url:
         return None
@@ -576,6 +579,9 @@ def render(plan: Plan, report: Report, profile: str | None = None) -> str:
         f"{counts['exempted']} exempted, {counts['could_not_evaluate']} could not evaluate; "
         f"{counts['policies']} policies"
     )
+    pages = sorted({(f.id, f.help) for f in report.findings if f.help})
+    if pages:
+        lines.append(f"    rule pages: {', '.join(page for _, page in pages)}")
     for policy, urn, reason in sorted(report.exempted):
         lines.append(f"    exempted {policy} on {urn.rsplit('::', 1)[-1] or 'stack'}: {reason}")
     crashed: dict[str, list[Finding]] = {}

@@ -92,7 +92,7 @@ WEBSOCKET_ACCESS_LOG_FORMAT: Final = {
 ALARM_PERIOD_S: Final = 60
 QUEUE_AGE_ALARM_S: Final = 300
 
-# Tags that the policy pack reads (docs/rules.md, tag conventions).
+# Tags that the policy pack reads (README: exemptions; docs/design.md).
 TAG_THROTTLED_CONSUMER: Final = "wa:throttled-consumer"
 TAG_DLQ: Final = "wa:dlq"
 TAG_DATA: Final = "wa:data"

@@ -102,7 +102,7 @@ def test_stage_has_access_logs_execution_logs_and_route_throttling(build):
 
 
 def test_v2_stage_is_exempt_from_the_rest_xray_rule_by_type_not_by_tag(build):
-    """docs/rules.md, group 3.2/3.3: APIGW-001 matches only `aws:apigateway/stage:Stage`; API
+    """APIGW-001 matches only `aws:apigateway/stage:Stage`; API
     Gateway cannot trace WebSocket APIs, so the rule never applies to a v2 stage. An
     exemption tag would claim it applies and is waived, so there is none: the stage is a
     v2 stage, access-logged (APIGW2-001, the substitute), and every function behind it

@@ -144,15 +144,13 @@ def test_sarif_help_uri_points_at_the_projects_rule_docs(tmp_path, capsys):
     assert main(["--stack", "scalable-webhook", "--sarif", str(relative)]) == 0
     assert main(["--stack", "scalable-webhook", "--sarif", str(absolute), "--docs-url", base]) == 0
     capsys.readouterr()
-    docs = (ROOT / "docs" / "rules.md").read_text()
     rules = json.loads(relative.read_text())["runs"][0]["tool"]["driver"]["rules"]
     assert rules
     for rule in rules:
-        path, _, anchor = rule["helpUri"].partition("#")
-        assert path == "docs/rules.md" and anchor == rule["id"].lower()
-        assert f'<a id="{anchor}"></a>' in docs
+        assert rule["helpUri"] == f"docs/rules/{rule['id']}.md"
+        assert (ROOT / rule["helpUri"]).read_text().startswith("<!-- generated")
     for rule in json.loads(absolute.read_text())["runs"][0]["tool"]["driver"]["rules"]:
-        assert rule["helpUri"] == f"{base}/docs/rules.md#{rule['id'].lower()}"
+        assert rule["helpUri"] == f"{base}/docs/rules/{rule['id']}.md"
 
 
 def _make_preview(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

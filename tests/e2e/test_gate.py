@@ -116,7 +116,12 @@ def test_cli_writes_findings_and_sarif(tmp_path):
     document = json.loads(out.read_text())
     assert isinstance(document["findings"], list)
     for finding in document["findings"]:
-        assert set(finding) == {"policy", "id", "urn", "enforcement", "severity", "message"}
+        assert set(finding) == {
+            "policy", "id", "urn", "enforcement", "severity", "message", "help"
+        }  # fmt: skip
+        assert finding["help"] == f"docs/rules/{finding['id']}.md"
+    pages = sorted({f"docs/rules/{f['id']}.md" for f in document["findings"]})
+    assert f"    rule pages: {', '.join(pages)}" in run.stdout.splitlines()
     log = json.loads(sarif.read_text())
     assert log["version"] == "2.1.0" and log["runs"][0]["tool"]["driver"]["rules"]
     assert len(log["runs"][0]["results"]) == len(document["findings"])

@@ -1,6 +1,6 @@
 """Step Functions, DynamoDB, Kinesis/Firehose and S3 rules beyond their registry examples:
 state paths and per-state exemptions, ephemeral data, link resolution, both S3 spellings,
-and odd property shapes that must never abort a rule (docs/rules.md, group 3.9 to 3.12, 4)."""
+and odd property shapes that must never abort a rule."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def test_metadata_is_complete(rule):
     assert rule.pillar in ("OPS", "SEC", "REL", "PERF", "COST")
     assert rule.scope in ("resource", "stack")
     assert set(rule.anchors) == set(ANCHOR_KEYS)
-    assert rule.url.endswith(rule.id.lower())
+    assert rule.url.endswith(f"/{rule.id}.md")
     assert rule.examples.compliant and rule.examples.non_compliant
     for key, schema in rule.config.items():
         assert "type" in schema, key
@@ -64,9 +64,15 @@ def test_profiles_are_generated_from_the_registry():
         assert prod[rule.name]["enforcementLevel"] == expected
 
 
-def test_rule_urls_point_at_their_entry_in_the_projects_rule_docs():
-    docs = (ROOT / "docs" / "rules.md").read_text()
+def test_rule_urls_point_at_their_page_in_the_projects_rule_docs():
+    index = (ROOT / "docs" / "rules.md").read_text()
     for rule in RULES:
-        path, _, anchor = rule.url.partition("#")
-        assert path == "docs/rules.md", rule.url
-        assert f'<a id="{anchor}"></a>{rule.id} ' in docs, f"{rule.id}: run `make docs`"
+        assert rule.url == f"docs/rules/{rule.id}.md"
+        page = (ROOT / rule.url).read_text()
+        assert page.splitlines()[1] == f"# {rule.id} `{rule.name}`", f"{rule.id}: run `make docs`"
+        assert f"[{rule.id}](rules/{rule.id}.md)" in index
+        # Every example the registry holds is on the page, the fix twice, the config keys.
+        assert page.count("### Compliant ") == len(rule.examples.compliant)
+        assert page.count("### Non-compliant ") == len(rule.examples.non_compliant)
+        assert f"set `{rule.raw}`" in page
+        assert all(f"| `{key}` |" in page for key in rule.config)

@@ -1,4 +1,4 @@
-"""The DLQ set and asynchronously invoked functions (docs/rules.md, group 3.0)."""
+"""The DLQ set and asynchronously invoked functions."""
 
 from __future__ import annotations
 

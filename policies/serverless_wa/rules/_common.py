@@ -1,4 +1,4 @@
-"""Type tokens, example builders and the shared definitions of docs/rules.md, group 3.0."""
+"""Type tokens, example builders and the definitions the rules share."""
 
 from __future__ import annotations
 
@@ -182,7 +182,7 @@ def attached(
     return found, unresolved
 
 
-# Settings several rules declare (docs/rules.md, group 2.5): every schema copies its entry from
+# Settings several rules declare: every schema copies its entry from
 # here, so the defaults stay equal.
 SHARED_CONFIG: dict[str, dict[str, Any]] = {
     "account_concurrency_limit": {

@@ -1,4 +1,4 @@
-"""IAM policy documents from every source, and what they allow (docs/rules.md, group 3.13).
+"""IAM policy documents from every source, and what they allow.
 
 Sources: `aws:iam/policy:Policy` `policy`, `aws:iam/rolePolicy:RolePolicy` `policy`, the
 deprecated `Role` `inlinePolicies[].policy`; attachments through RolePolicyAttachment,

@@ -1,4 +1,4 @@
-"""API Gateway REST rules (docs/rules.md, group 3.2).
+"""API Gateway REST rules.
 
 Also home of the checks APIGW2 shares (access logging, the JSON access-log template test).
 Pulumi's REST `Stage` has no inline method settings: stage-wide throttling and execution

@@ -1,4 +1,4 @@
-"""API Gateway v2 (HTTP and WebSocket) rules (docs/rules.md, group 3.3).
+"""API Gateway v2 (HTTP and WebSocket) rules.
 
 X-Ray cannot trace these APIs, so APIGW-001 never applies to them: access logging
 (APIGW2-001) is the mandatory substitute and STACK-012 makes the functions behind them

@@ -1,4 +1,4 @@
-"""AppSync rules (docs/rules.md, group 3.4)."""
+"""AppSync rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DynamoDB rules (docs/rules.md, group 3.10).
+"""DynamoDB rules.
 
 Tables tagged `wa:data=ephemeral` (sessions, tokens, connections) need TTL instead of
 point-in-time recovery and deletion protection.

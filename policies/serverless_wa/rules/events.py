@@ -1,4 +1,4 @@
-"""EventBridge and Scheduler rules (docs/rules.md, group 3.7)."""
+"""EventBridge and Scheduler rules."""
 
 from __future__ import annotations
 

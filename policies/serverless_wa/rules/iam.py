@@ -1,4 +1,4 @@
-"""IAM rules (docs/rules.md, group 3.13).
+"""IAM rules.
 
 Documents come from every source `_iam` knows (Policy, RolePolicy, Role inline policies and
 the attachments); only Allow statements matter. Findings are granular, one per action, with

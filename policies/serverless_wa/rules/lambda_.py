@@ -1,4 +1,4 @@
-"""Lambda rules (docs/rules.md, group 3.1)."""
+"""Lambda rules."""
 
 from __future__ import annotations
 

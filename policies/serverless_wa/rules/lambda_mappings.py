@@ -1,4 +1,4 @@
-"""Lambda event source mapping rules (docs/rules.md, group 3.1, LAMBDA-014 to LAMBDA-016): stream
+"""Lambda event source mapping rules (LAMBDA-014 to LAMBDA-016): stream
 and queue mappings keep failed records, bound their retries and report partial batches."""
 
 from __future__ import annotations

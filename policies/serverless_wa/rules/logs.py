@@ -1,4 +1,4 @@
-"""CloudWatch Logs rules (docs/rules.md, group 3.14)."""
+"""CloudWatch Logs rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""EventBridge Pipes rules (docs/rules.md, group 3.8)."""
+"""EventBridge Pipes rules."""
 
 from __future__ import annotations
 

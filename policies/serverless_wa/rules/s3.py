@@ -1,4 +1,4 @@
-"""S3 rules (docs/rules.md, group 3.12).
+"""S3 rules.
 
 pulumi-aws 7 names the bucket `aws:s3/bucket:Bucket` and keeps `aws:s3/bucketV2:BucketV2`
 and the `…V2` sub-resources as deprecated aliases: every rule accepts both spellings. AWS

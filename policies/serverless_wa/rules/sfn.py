@@ -1,4 +1,4 @@
-"""Step Functions rules (docs/rules.md, group 3.9).
+"""Step Functions rules.
 
 SFN-003 to SFN-009 lint the `definition` with the shared ASL walker (`serverless_wa.asl`):
 every state, including Parallel branches and Map item processors, named by its path

@@ -1,4 +1,4 @@
-"""SNS rules (docs/rules.md, group 3.6)."""
+"""SNS rules."""
 
 from __future__ import annotations
 

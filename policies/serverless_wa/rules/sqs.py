@@ -1,4 +1,4 @@
-"""SQS rules (docs/rules.md, group 3.5)."""
+"""SQS rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stack-level rules (docs/rules.md, group 3.15) on observability and governance: X-Ray write
+"""Stack-level rules on observability and governance: X-Ray write
 permission (STACK-013), managed log destinations (STACK-014), resources made through
 components (STACK-020) and well-formed exemptions (STACK-021). Throttled consumers are in
 `stack_consumers`, event loops and stream readers in `stack_loops`, failure handling,

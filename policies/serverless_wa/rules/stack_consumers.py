@@ -1,4 +1,4 @@
-"""Stack-level rules on throttled consumers (docs/rules.md, group 3.15): what each reserves
+"""Stack-level rules on throttled consumers: what each reserves
 (STACK-001), SQS concurrency that agrees with it (STACK-002), API throttles the backend can
 take (STACK-015) and backlog alarms (STACK-019)."""
 

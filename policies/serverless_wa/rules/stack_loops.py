@@ -1,4 +1,4 @@
-"""Stack-level rules on event loops and stream readers (docs/rules.md, group 3.15): a stream
+"""Stack-level rules on event loops and stream readers: a stream
 consumer that writes back filters its own writes (STACK-016), an S3 trigger never writes
 where it is notified (STACK-017), and a table stream has at most two readers (STACK-018)."""
 

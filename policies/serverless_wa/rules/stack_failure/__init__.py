@@ -1,5 +1,5 @@
 """Stack-level rules on concurrency, failure handling, timeouts and tracing paths
-(docs/rules.md, group 3.15, STACK-003 to STACK-012), one module per concern:
+(STACK-003 to STACK-012), one module per concern:
 
 - `concurrency`: STACK-003, reserved concurrency against the account's limit
 - `async_failures`: STACK-004, failure handling on every asynchronous invocation path
