@@ -11,6 +11,7 @@ or a rule page no rule has is left over (the tests run it).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 import types
@@ -264,7 +265,7 @@ def rule_pages() -> dict[Path, Callable[[], str]]:
         for name in ("dev", "prod")
     }
     return {
-        ROOT / "docs" / "rules" / f"{rule.id}.md": (lambda r=rule: rule_page(r, levels))
+        ROOT / "docs" / "rules" / f"{rule.id}.md": functools.partial(rule_page, rule, levels)
         for rule in rules()
     }
 

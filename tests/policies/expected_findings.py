@@ -46,10 +46,14 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     "APIGW-008": (
         ("POST method has authorization NONE and requires no API key",),
         ("GET method has authorization NONE and requires no API key",),
+        ("OpenAPI body: POST /orders requires no authorizer and no API key",),
+        ("OpenAPI body: POST /orders requires no authorizer and no API key",),
     ),
     "APIGW-009": (
         ("POST method has no request validator",),
         ("PATCH method has no request validator",),
+        ("OpenAPI body: POST /orders has no request validator",),
+        ("OpenAPI body: POST /orders has no request validator",),
     ),
     "APIGW-010": (
         ("stage of an API with endpoint type REGIONAL has no WAF web ACL",),
@@ -74,12 +78,20 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     "APIGW2-001": (
         ("access logging is off (no accessLogSettings destination or format)",),
         ("accessLogSettings has no destinationArn, so nothing is logged",),
+        (
+            "target (quick create) makes an automatic $default stage that writes no access "
+            "logs; define an aws.apigatewayv2.Stage (and Route) instead of the Api's target",
+        ),
     ),
     "APIGW2-002": (("access log format is not JSON, so its fields cannot be queried",),),
     "APIGW2-003": (
         ("default route throttling is unset, so only the account limits apply",),
         ("default route throttles at burst 0, rate 0 (both must be > 0)",),
         ("default route throttles at burst unset, rate 100 (both must be > 0)",),
+        (
+            "target (quick create) makes an automatic $default stage with no default route "
+            "throttling; define an aws.apigatewayv2.Stage (and Route) instead of the Api's target",
+        ),
     ),
     "APIGW2-004": (
         ("execution logging level is unset (OFF); detailed metrics are off",),
@@ -87,6 +99,8 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
         ("detailed metrics are off",),
     ),
     "APIGW2-005": (
+        ("HTTP route $default (quick create target) has authorization NONE",),
+        ("OpenAPI body: HTTP route GET /items has no authorizer",),
         ("HTTP route $default has authorization NONE",),
         ("WEBSOCKET route $connect has authorization NONE",),
         ("HTTP route POST /orders has authorization NONE",),
@@ -207,6 +221,10 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
         (
             "invalid scheduleExpression at(2030-01-01T00:00:00): one-time at() schedules exist only in EventBridge Scheduler",
         ),
+        (
+            "invalid scheduleExpression cron(0 12 * * * *): cron needs '?' in exactly one of day-of-month and day-of-week",
+        ),
+        ("invalid scheduleExpression at(2030-02-30T00:00:00): not a valid date and time",),
     ),
     "EVENTS-007": (
         (
@@ -300,6 +318,20 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     "KINESIS-004": (
         ("stream has no KMS key, so it uses no customer-managed key",),
         ("stream uses the AWS managed key alias/aws/kinesis, not a customer-managed key",),
+    ),
+    "KINESIS-005": (
+        (
+            "prefix uses expressions but errorOutputPrefix lacks !{firehose:error-output-type}, "
+            "so Firehose refuses the configuration and failure kinds would mix",
+        ),
+        ("prefix uses partition keys but dynamic partitioning is absent (off)",),
+        ("dynamic partitioning with a 5 MiB buffer; it needs at least 64 MiB",),
+    ),
+    "KINESIS-006": (
+        (
+            "transformation function transform has a 900 s timeout; Firehose stops waiting "
+            "after 300 s and retries the batch, so records are transformed twice or fail",
+        ),
     ),
     "LAMBDA-001": (
         ("tracing mode is PassThrough, not Active",),

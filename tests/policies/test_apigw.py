@@ -264,3 +264,90 @@ def test_odd_props_never_crash(pack, type_, props):
             subject="odd",
         ),
     )
+
+
+# APIs declared by an OpenAPI body, and quick-create HTTP APIs ---------------------------------
+
+
+def openapi_messages(pack: Any, rule_id: str, case_: Case) -> list[str]:
+    """The problems found, without the subject before them and the fix after them."""
+    found = findings_of(run_case(pack, rule(rule_id), case_), rule(rule_id))
+    return [f.message.split('": ', 1)[1].rsplit(". Fix: ", 1)[0] for f in found]
+
+
+SWAGGER_YAML = """
+swagger: "2.0"
+info: {title: orders, version: "1"}
+securityDefinitions:
+  api_key: {type: apiKey, name: x-api-key, in: header}
+x-amazon-apigateway-request-validators:
+  params: {validateRequestBody: false, validateRequestParameters: true}
+  nothing: {validateRequestBody: false, validateRequestParameters: false}
+paths:
+  /orders:
+    get:
+      security: [{api_key: []}]
+    post:
+      security: [{api_key: []}, {}]
+      x-amazon-apigateway-request-validator: params
+    put:
+      x-amazon-apigateway-request-validator: nothing
+    options: {}
+  /orders/{id}:
+    x-amazon-apigateway-any-method: {}
+    parameters: [{name: id, in: path}]
+"""
+
+
+def test_a_swagger_yaml_body_is_read_operation_by_operation(pack):
+    api = case(REST_API, {"body": SWAGGER_YAML})
+    assert sorted(openapi_messages(pack, "APIGW-008", api)) == [
+        "OpenAPI body: ANY /orders/{id} requires no authorizer and no API key",
+        # An empty alternative lets anonymous callers in.
+        "OpenAPI body: POST /orders requires no authorizer and no API key",
+        "OpenAPI body: PUT /orders requires no authorizer and no API key",
+    ]
+    # A validator that validates nothing is no validator; ANY is not judged.
+    assert openapi_messages(pack, "APIGW-009", api) == [
+        "OpenAPI body: PUT /orders has no request validator"
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not: [valid yaml",
+        "just text",
+        '{"openapi": "3.0.1"}',
+        '{"paths": ["/orders"]}',
+        '{"paths": {"/orders": "get"}}',
+        '{"paths": {"/orders": {"get": "x", "1": {}}}}',
+        '{"paths": {"/o": {"post": {"security": "api_key"}}}}',
+        UNKNOWN,
+        None,
+        42,
+        {"paths": {"/o": {"get": {"security": [{"k": []}]}}}},
+    ],
+    ids=repr,
+)
+def test_odd_bodies_never_crash_and_unreadable_ones_are_not_judged(pack, body):
+    api = case(REST_API, {"body": body})
+    for rule_id in ("APIGW-008", "APIGW-009"):
+        found = openapi_messages(pack, rule_id, api)
+        if rule_id == "APIGW-008" and "api_key" in str(body):
+            assert found == ["OpenAPI body: POST /o requires no authorizer and no API key"]
+        elif rule_id == "APIGW-009" and "post" in str(body):
+            assert found == ["OpenAPI body: POST /o has no request validator"]
+        else:
+            assert found == []
+
+
+def test_a_quick_create_http_api_is_judged_on_its_automatic_stage_and_route(pack):
+    api = Resource(V2_API, "api", {"protocolType": "HTTP", "target": UNKNOWN})
+    # At preview the target is often unknown: nothing is claimed.
+    for rule_id in ("APIGW2-001", "APIGW2-003"):
+        assert openapi_messages(pack, rule_id, case(V2_API, dict(api.props))) == []
+    assert openapi_messages(pack, "APIGW2-005", stack_case(api, subject="api")) == []
+    known = Resource(V2_API, "api", {"protocolType": "HTTP", "target": "arn:aws:lambda:x"})
+    [route] = openapi_messages(pack, "APIGW2-005", stack_case(known, subject="api"))
+    assert "$default (quick create target)" in route

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
 from serverless_wa.props import ABSENT, UNKNOWN, as_list, known
 from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
+from serverless_wa.rules import _openapi as openapi
 from serverless_wa.rules._common import REST_STAGE, arn, case, stack_case
 
 REST_API = "aws:apigateway/restApi:RestApi"
@@ -579,7 +580,72 @@ def _http_method(node: Node) -> str | None:
     return value.upper() if isinstance(value, str) else None
 
 
+def _openapi_body(
+    *,
+    security: list[Any] | None = None,
+    secured: bool = True,
+    operation_security: list[Any] | None = None,
+    validator: str | None = "body",
+) -> str:
+    """An example OpenAPI 3 body: POST /orders to a function, with an authorizer scheme and
+    a validator named `body`; the document requires the authorizer unless `secured` is
+    False or `security` replaces it."""
+    if security is None and secured:
+        security = [{"orders-authorizer": []}]
+    operation: dict[str, Any] = {
+        "x-amazon-apigateway-integration": {
+            "type": "aws_proxy",
+            "httpMethod": "POST",
+            "uri": "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+            + arn("lambda", "function:orders")
+            + "/invocations",
+        }
+    }
+    if operation_security is not None:
+        operation["security"] = operation_security
+    doc: dict[str, Any] = {
+        "openapi": "3.0.1",
+        "info": {"title": "orders", "version": "1"},
+        "paths": {"/orders": {"post": operation, "options": {}}},
+        "components": {
+            "securitySchemes": {
+                "orders-authorizer": {
+                    "type": "apiKey",
+                    "name": "Authorization",
+                    "in": "header",
+                    "x-amazon-apigateway-authtype": "custom",
+                }
+            }
+        },
+        "x-amazon-apigateway-request-validators": {
+            "body": {"validateRequestBody": True, "validateRequestParameters": False}
+        },
+    }
+    if security is not None:
+        doc["security"] = security
+    if validator is not None:
+        doc["x-amazon-apigateway-request-validator"] = validator
+    return json.dumps(doc)
+
+
+def _openapi_operations(node: Node) -> Iterator[tuple[str, str, Mapping[str, Any], Any]]:
+    """(METHOD, path, operation, document) of a RestApi's OpenAPI `body`; none without one."""
+    doc = openapi.document(node.get("body"))
+    if doc is not None:
+        for method, path, operation in openapi.operations(doc):
+            yield method, path, operation, doc
+
+
 def _method_authorization(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
+    if node.type == REST_API:
+        for verb, path, operation, doc in _openapi_operations(node):
+            if verb != "OPTIONS" and not openapi.requires_security(doc, operation):
+                yield Finding(
+                    f"OpenAPI body: {verb} {path} requires no authorizer and no API key",
+                    detail=f"{verb} {path}",
+                    fix="body (a security requirement on the operation or the document)",
+                )
+        return
     method = _http_method(node)
     authorization = node.get("authorization")
     api_key = node.get("apiKeyRequired")
@@ -596,13 +662,15 @@ register(
         title="REST API methods require authorization",
         description=(
             "authorization NONE without apiKeyRequired is a finding; OPTIONS (CORS preflight) "
-            "is not applicable. Deliberately public routes take an exemption."
+            "is not applicable. Deliberately public routes take an exemption. A RestApi "
+            "defined by an OpenAPI body: each operation whose effective security (its own, "
+            "else the document's) is empty or allows an empty requirement is a finding."
         ),
         severity="HIGH",
         pillar="SEC",
         scope="resource",
-        types=(METHOD,),
-        reads={METHOD: ("authorization", "apiKeyRequired", "httpMethod")},
+        types=(METHOD, REST_API),
+        reads={METHOD: ("authorization", "apiKeyRequired", "httpMethod"), REST_API: ("body",)},
         anchors=anchors(cdk_nag="AwsSolutions-APIG4", checkov="CKV_AWS_59"),
         knob="api_key_required",
         raw="authorization / authorizer_id",
@@ -614,12 +682,16 @@ register(
                     METHOD, {"httpMethod": "GET", "authorization": "NONE", "apiKeyRequired": True}
                 ),
                 case(METHOD, {"httpMethod": "OPTIONS", "authorization": "NONE"}),
+                case(REST_API, {"body": _openapi_body()}),
+                case(REST_API, {"name": "no-body"}),
             ),
             non_compliant=(
                 case(METHOD, {"httpMethod": "POST", "authorization": "NONE"}),
                 case(
                     METHOD, {"httpMethod": "GET", "authorization": "NONE", "apiKeyRequired": False}
                 ),
+                case(REST_API, {"body": _openapi_body(secured=False)}),
+                case(REST_API, {"body": _openapi_body(operation_security=[])}),
             ),
         ),
     )
@@ -627,6 +699,15 @@ register(
 
 
 def _request_validation(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
+    if node.type == REST_API:
+        for verb, path, operation, doc in _openapi_operations(node):
+            if verb in ("POST", "PUT", "PATCH") and not openapi.validates(doc, operation):
+                yield Finding(
+                    f"OpenAPI body: {verb} {path} has no request validator",
+                    detail=f"{verb} {path}",
+                    fix="body (x-amazon-apigateway-request-validator and its definition)",
+                )
+        return
     method = _http_method(node)
     if method in ("POST", "PUT", "PATCH") and not present(node.get("requestValidatorId")):
         yield Finding(f"{method} method has no request validator")
@@ -639,13 +720,15 @@ register(
         title="REST API methods with a body validate the request",
         description=(
             "POST, PUT and PATCH methods need a requestValidatorId. {proxy+} routes that "
-            "validate in code take an exemption."
+            "validate in code take an exemption. A RestApi defined by an OpenAPI body: each "
+            "such operation needs an x-amazon-apigateway-request-validator (its own, else the "
+            "document's) defined under x-amazon-apigateway-request-validators."
         ),
         severity="LOW",
         pillar="SEC",
         scope="resource",
-        types=(METHOD,),
-        reads={METHOD: ("httpMethod", "requestValidatorId")},
+        types=(METHOD, REST_API),
+        reads={METHOD: ("httpMethod", "requestValidatorId"), REST_API: ("body",)},
         anchors=anchors(cdk_nag="AwsSolutions-APIG2", checkov="CKV2_AWS_53"),
         knob="",
         raw="request_validator_id",
@@ -654,10 +737,13 @@ register(
             compliant=(
                 case(METHOD, {"httpMethod": "POST", "requestValidatorId": "abc123"}),
                 case(METHOD, {"httpMethod": "GET"}),
+                case(REST_API, {"body": _openapi_body()}),
             ),
             non_compliant=(
                 case(METHOD, {"httpMethod": "POST"}),
                 case(METHOD, {"httpMethod": "patch", "requestValidatorId": ""}),
+                case(REST_API, {"body": _openapi_body(validator=None)}),
+                case(REST_API, {"body": _openapi_body(validator="missing")}),
             ),
         ),
     )

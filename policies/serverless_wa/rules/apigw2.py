@@ -8,12 +8,14 @@ route key (`$default` exists in both protocols).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
 from serverless_wa.props import ABSENT, UNKNOWN
 from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
+from serverless_wa.rules import _openapi as openapi
 from serverless_wa.rules._common import V2_STAGE, arn, case, stack_case
 from serverless_wa.rules.apigw import (
     CLF_FORMAT,
@@ -27,6 +29,7 @@ from serverless_wa.rules.apigw import (
 V2_API = "aws:apigatewayv2/api:Api"
 ROUTE = "aws:apigatewayv2/route:Route"
 LOG_ARN = arn("logs", "log-group:/aws/apigateway/http-api/$default")
+FUNCTION_ARN = arn("lambda", "function:hits")
 
 
 def _api_protocol(graph: Graph, node: Node) -> str | None:
@@ -42,6 +45,35 @@ def _api(protocol: str = "HTTP", **props: Any) -> Resource:
     return Resource(V2_API, "api", {"protocolType": protocol, **props})
 
 
+def quick_create(node: Node) -> bool:
+    """An HTTP Api with `target` set: API Gateway makes a `$default` route to the target and
+    an auto-deployed `$default` stage that no Stage resource describes (no access logs, no
+    throttling; its settings can't be set on the Api)."""
+    target = node.get("target")
+    protocol = node.get("protocolType")
+    return (
+        target is not ABSENT
+        and target is not UNKNOWN
+        and target not in (None, "")
+        and isinstance(protocol, str)
+        and protocol.upper() == "HTTP"
+    )
+
+
+QUICK_CREATE_FIX = "define an aws.apigatewayv2.Stage (and Route) instead of the Api's target"
+
+
+def _stage_access_logging(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
+    if node.type == V2_API:
+        if quick_create(node):
+            yield Finding(
+                "target (quick create) makes an automatic $default stage that writes no access "
+                f"logs; {QUICK_CREATE_FIX}"
+            )
+        return
+    yield from access_logging(node, config)
+
+
 # APIGW2-001 / APIGW2-002 -------------------------------------------------------------------
 
 register(
@@ -51,13 +83,17 @@ register(
         title="HTTP and WebSocket API stages write access logs",
         description=(
             "accessLogSettings.destinationArn and accessLogSettings.format are both set: the "
-            "mandatory substitute for X-Ray, which these APIs cannot use."
+            "mandatory substitute for X-Ray, which these APIs cannot use. An HTTP Api with "
+            "target (quick create) is a finding: its automatic $default stage logs nothing."
         ),
         severity="HIGH",
         pillar="OPS",
         scope="resource",
-        types=(V2_STAGE,),
-        reads={V2_STAGE: ("accessLogSettings.destinationArn", "accessLogSettings.format")},
+        types=(V2_STAGE, V2_API),
+        reads={
+            V2_STAGE: ("accessLogSettings.destinationArn", "accessLogSettings.format"),
+            V2_API: ("target", "protocolType"),
+        },
         anchors=anchors(
             serverless_rules="ES2000",
             cdk_nag="Serverless-APIGWAccessLogging, AwsSolutions-APIG1",
@@ -67,17 +103,20 @@ register(
         ),
         knob="",
         raw="access_log_settings",
-        check=access_logging,
+        check=_stage_access_logging,
         examples=Examples(
             compliant=(
                 case(
                     V2_STAGE,
                     {"accessLogSettings": {"destinationArn": LOG_ARN, "format": JSON_FORMAT}},
                 ),
+                case(V2_API, {"protocolType": "HTTP"}),
+                case(V2_API, {"protocolType": "WEBSOCKET", "target": ""}),
             ),
             non_compliant=(
                 case(V2_STAGE, {}),
                 case(V2_STAGE, {"accessLogSettings": {"format": JSON_FORMAT}}),
+                case(V2_API, {"protocolType": "HTTP", "target": FUNCTION_ARN}),
             ),
         ),
     )
@@ -116,6 +155,13 @@ register(
 
 
 def _default_route_throttling(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
+    if node.type == V2_API:
+        if quick_create(node):
+            yield Finding(
+                "target (quick create) makes an automatic $default stage with no default route "
+                f"throttling; {QUICK_CREATE_FIX}"
+            )
+        return
     burst = node.get("defaultRouteSettings.throttlingBurstLimit")
     rate = node.get("defaultRouteSettings.throttlingRateLimit")
     if burst is UNKNOWN or rate is UNKNOWN:
@@ -139,17 +185,20 @@ register(
         title="HTTP and WebSocket API stages have default route throttling",
         description=(
             "defaultRouteSettings.throttlingBurstLimit and throttlingRateLimit are both > 0; "
-            "absent leaves only the account limits. routeSettings don't replace the default."
+            "absent leaves only the account limits. routeSettings don't replace the default. "
+            "An HTTP Api with target (quick create) is a finding: its automatic $default "
+            "stage has no throttling of its own."
         ),
         severity="HIGH",
         pillar="REL",
         scope="resource",
-        types=(V2_STAGE,),
+        types=(V2_STAGE, V2_API),
         reads={
             V2_STAGE: (
                 "defaultRouteSettings.throttlingBurstLimit",
                 "defaultRouteSettings.throttlingRateLimit",
-            )
+            ),
+            V2_API: ("target", "protocolType"),
         },
         anchors=anchors(serverless_rules="ES2003", cdk_nag="Serverless-APIGWDefaultThrottling"),
         knob="throttle_rate / throttle_burst",
@@ -166,6 +215,7 @@ register(
                         }
                     },
                 ),
+                case(V2_API, {"protocolType": "HTTP", "body": "{}"}),
             ),
             non_compliant=(
                 case(V2_STAGE, {}),
@@ -174,6 +224,7 @@ register(
                     {"defaultRouteSettings": {"throttlingBurstLimit": 0, "throttlingRateLimit": 0}},
                 ),
                 case(V2_STAGE, {"defaultRouteSettings": {"throttlingRateLimit": 100.0}}),
+                case(V2_API, {"protocolType": "HTTP", "target": FUNCTION_ARN}),
             ),
         ),
     )
@@ -272,7 +323,30 @@ register(
 # APIGW2-005 --------------------------------------------------------------------------------
 
 
+def _declared_routes(api: Node) -> Iterator[Finding]:
+    """Routes an HTTP Api declares itself: quick create's `$default` route (never
+    authorized) and each operation of an OpenAPI body without a security requirement."""
+    if quick_create(api):
+        yield Finding(
+            "HTTP route $default (quick create target) has authorization NONE", urn=api.urn
+        )
+    protocol = api.get("protocolType")
+    doc = openapi.document(api.get("body"))
+    if doc is None or not isinstance(protocol, str) or protocol.upper() != "HTTP":
+        return
+    for method, path, operation in openapi.operations(doc):
+        if method != "OPTIONS" and not openapi.requires_security(doc, operation):
+            yield Finding(
+                f"OpenAPI body: HTTP route {method} {path} has no authorizer",
+                urn=api.urn,
+                detail=f"{method} {path}",
+                fix="body (a security requirement on the operation or the document)",
+            )
+
+
 def _route_authorization(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
+    for api in graph.of_type(V2_API):
+        yield from _declared_routes(api)
     for route in graph.of_type(ROUTE):
         protocol = _api_protocol(graph, route)
         key = route.get("routeKey")
@@ -289,6 +363,34 @@ def _route_authorization(graph: Graph, config: dict[str, Any]) -> Iterator[Findi
             yield Finding(f"{protocol} route {shown_key} has authorization NONE", urn=route.urn)
 
 
+def _http_body(*, secured: bool) -> str:
+    """An OpenAPI 3 body of an HTTP API: GET /items, with a JWT authorizer when secured."""
+    operation: dict[str, Any] = {
+        "x-amazon-apigateway-integration": {
+            "type": "aws_proxy",
+            "payloadFormatVersion": "2.0",
+            "uri": FUNCTION_ARN,
+        }
+    }
+    if secured:
+        operation["security"] = [{"jwt": []}]
+    return json.dumps(
+        {
+            "openapi": "3.0.1",
+            "info": {"title": "items", "version": "1"},
+            "paths": {"/items": {"get": operation}},
+            "components": {
+                "securitySchemes": {
+                    "jwt": {
+                        "type": "oauth2",
+                        "x-amazon-apigateway-authorizer": {"type": "jwt"},
+                    }
+                }
+            },
+        }
+    )
+
+
 def _route(key: str, **props: Any) -> Resource:
     return Resource(ROUTE, "route", {"routeKey": key, **props}, depends={"apiId": ("api",)})
 
@@ -299,21 +401,26 @@ register(
         name="apigw2-route-authorization",
         title="HTTP API routes and WebSocket $connect routes require authorization",
         description=(
-            "HTTP APIs: every route's authorizationType (absent = NONE) is not NONE. WebSocket "
-            "APIs: only $connect, since other routes can't carry authorizers. The protocol "
-            "comes from the Api."
+            "HTTP APIs: every route's authorizationType (absent = NONE) is not NONE, the "
+            "$default route of a quick-create Api (target) included, and every operation of "
+            "an OpenAPI body needs a security requirement. WebSocket APIs: only $connect, "
+            "since other routes can't carry authorizers. The protocol comes from the Api."
         ),
         severity="HIGH",
         pillar="SEC",
         scope="stack",
         types=(ROUTE, V2_API),
-        reads={ROUTE: ("apiId", "routeKey", "authorizationType"), V2_API: ("protocolType",)},
+        reads={
+            ROUTE: ("apiId", "routeKey", "authorizationType"),
+            V2_API: ("protocolType", "target", "body"),
+        },
         anchors=anchors(checkov="CKV_AWS_309", cdk_nag="AwsSolutions-APIG4"),
         knob="authorizer",
         raw="authorization_type / authorizer_id",
         check=_route_authorization,
         examples=Examples(
             compliant=(
+                stack_case(_api(body=_http_body(secured=True)), subject="api"),
                 stack_case(_api(), _route("GET /items", authorizationType="JWT"), subject="route"),
                 stack_case(_api("WEBSOCKET"), _route("sendMessage"), subject="route"),
                 stack_case(
@@ -332,6 +439,8 @@ register(
                 ),
             ),
             non_compliant=(
+                stack_case(_api(target=FUNCTION_ARN), subject="api"),
+                stack_case(_api(body=_http_body(secured=False)), subject="api"),
                 stack_case(_api(), _route("$default"), subject="route"),
                 stack_case(
                     _api("WEBSOCKET"), _route("$connect", authorizationType="NONE"), subject="route"
