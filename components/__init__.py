@@ -5,23 +5,47 @@ ScalableWebhookArgs`); each pattern module's `__all__` adds the specs its args t
 """
 
 from components.authorized_api import AuthorizedApi, AuthorizedApiArgs
+from components.big_fan import BigFan, BigFanArgs
 from components.callback_workflow import CallbackWorkflow, CallbackWorkflowArgs
+from components.cdc_data_lake import CdcDataLake, CdcDataLakeArgs
+from components.circuit_breaker import CircuitBreakerService, CircuitBreakerServiceArgs
+from components.destined_lambda import DestinedLambda, DestinedLambdaArgs
+from components.dynamo_streamer import DynamoStreamer, DynamoStreamerArgs
+from components.eventbridge_etl import EventBridgeEtl, EventBridgeEtlArgs
+from components.leaderboard import Leaderboard, LeaderboardArgs
 from components.lifo_queue import LifoQueue, LifoQueueArgs
 from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
 from components.queue_redrive import QueueRedrive, QueueRedriveArgs
 from components.saga import Saga, SagaArgs
 from components.scalable_webhook import ScalableWebhook, ScalableWebhookArgs
+from components.scheduled_job import ScheduledJob, ScheduledJobArgs
+from components.simple_webservice import SimpleWebservice, SimpleWebserviceArgs
 from components.stream_workflow import StreamWorkflow, StreamWorkflowArgs
 from components.table_archive import TableArchive, TableArchiveArgs
 from components.table_event_pipes import TableEventPipes, TableEventPipesArgs
 from components.waiting_room import WaitingRoom, WaitingRoomArgs
 from components.websocket_api import WebSocketApi, WebSocketApiArgs
+from components.xray_tracer import XRayTracer, XRayTracerArgs
 
 __all__ = [
     "AuthorizedApi",
     "AuthorizedApiArgs",
+    "BigFan",
+    "BigFanArgs",
     "CallbackWorkflow",
     "CallbackWorkflowArgs",
+    "CdcDataLake",
+    "CdcDataLakeArgs",
+    "CircuitBreakerService",
+    "CircuitBreakerServiceArgs",
+    "DestinedLambda",
+    "DestinedLambdaArgs",
+    "DynamoStreamer",
+    "DynamoStreamerArgs",
+    "EventBridgeEtl",
+    "EventBridgeEtlArgs",
+    "Leaderboard",
+    "LeaderboardArgs",
     "LifoQueue",
     "LifoQueueArgs",
     "ProgressTrackedWorkflow",
@@ -32,6 +56,10 @@ __all__ = [
     "SagaArgs",
     "ScalableWebhook",
     "ScalableWebhookArgs",
+    "ScheduledJob",
+    "ScheduledJobArgs",
+    "SimpleWebservice",
+    "SimpleWebserviceArgs",
     "StreamWorkflow",
     "StreamWorkflowArgs",
     "TableArchive",
@@ -42,4 +70,6 @@ __all__ = [
     "WaitingRoomArgs",
     "WebSocketApi",
     "WebSocketApiArgs",
+    "XRayTracer",
+    "XRayTracerArgs",
 ]

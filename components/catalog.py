@@ -5,18 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from components.authorized_api import AuthorizedApi, AuthorizedApiArgs
+from components.big_fan import BigFan, BigFanArgs
 from components.callback_workflow import CallbackWorkflow, CallbackWorkflowArgs
+from components.cdc_data_lake import CdcDataLake, CdcDataLakeArgs
+from components.circuit_breaker import CircuitBreakerService, CircuitBreakerServiceArgs
 from components.core.pattern import Pattern, PatternArgs
+from components.destined_lambda import DestinedLambda, DestinedLambdaArgs
+from components.dynamo_streamer import DynamoStreamer, DynamoStreamerArgs
+from components.eventbridge_etl import EventBridgeEtl, EventBridgeEtlArgs
+from components.leaderboard import Leaderboard, LeaderboardArgs
 from components.lifo_queue import LifoQueue, LifoQueueArgs
 from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
 from components.queue_redrive import QueueRedrive, QueueRedriveArgs
 from components.saga import Saga, SagaArgs
 from components.scalable_webhook import ScalableWebhook, ScalableWebhookArgs
+from components.scheduled_job import ScheduledJob, ScheduledJobArgs
+from components.simple_webservice import SimpleWebservice, SimpleWebserviceArgs
 from components.stream_workflow import StreamWorkflow, StreamWorkflowArgs
 from components.table_archive import TableArchive, TableArchiveArgs
 from components.table_event_pipes import TableEventPipes, TableEventPipesArgs
 from components.waiting_room import WaitingRoom, WaitingRoomArgs
 from components.websocket_api import WebSocketApi, WebSocketApiArgs
+from components.xray_tracer import XRayTracer, XRayTracerArgs
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,66 @@ CATALOG: dict[str, Entry] = {
             WaitingRoom,
             WaitingRoomArgs,
             "Virtual waiting room: fair queue, paced admission, signed access tokens, push",
+        ),
+        Entry(
+            "cdc-data-lake",
+            CdcDataLake,
+            CdcDataLakeArgs,
+            "DynamoDB -> Kinesis Data Streams -> Firehose (Lambda transform) -> partitioned S3",
+        ),
+        Entry(
+            "leaderboard",
+            Leaderboard,
+            LeaderboardArgs,
+            "Kinesis tumbling-window aggregator -> ranked DynamoDB table, top-N REST API",
+        ),
+        Entry(
+            "scheduled-job",
+            ScheduledJob,
+            ScheduledJobArgs,
+            "EventBridge Scheduler -> Lambda: retry policy, DLQ, one completed run per slot",
+        ),
+        Entry(
+            "destined-lambda",
+            DestinedLambda,
+            DestinedLambdaArgs,
+            "REST -> SNS -> Lambda, results routed by its invoke config to a bus, then by rules",
+        ),
+        Entry(
+            "big-fan",
+            BigFan,
+            BigFanArgs,
+            "REST -> SNS fan-out -> SQS queues, each selecting its slice by a filter policy",
+        ),
+        Entry(
+            "simple-webservice",
+            SimpleWebservice,
+            SimpleWebserviceArgs,
+            "API -> Lambda -> DynamoDB hit counter: one atomic counter per path, HTTP or REST",
+        ),
+        Entry(
+            "dynamo-streamer",
+            DynamoStreamer,
+            DynamoStreamerArgs,
+            "REST -> DynamoDB PutItem (no function, validated, escaped) -> stream -> Lambda",
+        ),
+        Entry(
+            "circuit-breaker",
+            CircuitBreakerService,
+            CircuitBreakerServiceArgs,
+            "Lambda circuit breaker: state in DynamoDB, conditional transitions, one probe",
+        ),
+        Entry(
+            "eventbridge-etl",
+            EventBridgeEtl,
+            EventBridgeEtlArgs,
+            "S3 CSV -> extract -> EventBridge rules -> transform, load, observe -> DynamoDB",
+        ),
+        Entry(
+            "xray-tracer",
+            XRayTracer,
+            XRayTracerArgs,
+            "Traced fan-out: REST -> SNS -> DynamoDB, SQS, HTTP and SNS flows, a group per flow",
         ),
     ]
 }

@@ -14,16 +14,21 @@ to every client, and a snapshot of all toggles to each new connection.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam, packaging
+from components.core import defaults, iam, packaging
 from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
 from components.core.pattern import Pattern, PatternArgs, Safeguard
+from components.core.schedule import (
+    SCHEDULED_TIME,
+    ScheduleSpec,
+    TargetSchedule,
+    invoke_statement,
+)
 from components.core.scope import Scope
 from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
 from components.core.table import (
@@ -323,7 +328,23 @@ class WebSocketCore:
                 iam.sqs_send(self.sweeper_dlq.arn),
             ],
         )
-        self.schedule = _every_five_minutes(scope, "sweeper", self.sweeper, self.sweeper_dlq)
+        # One failure queue for both paths: runs Scheduler could not deliver and runs
+        # that failed in the function.
+        self.sweeper_schedule = TargetSchedule(
+            scope,
+            "sweeper",
+            ScheduleSpec(
+                expression=SWEEP_EXPRESSION,
+                retry_attempts=SWEEP_RETRY_ATTEMPTS,
+                max_event_age_s=SWEEP_MAX_EVENT_AGE_S,
+            ),
+            target_arn=self.sweeper.arn,
+            target_statement=invoke_statement(self.sweeper.arn),
+            input={"scheduledTime": SCHEDULED_TIME},
+            description=f"Runs {self.sweeper.function_name} {SWEEP_EXPRESSION}",
+            dlq_arn=self.sweeper_dlq.arn,
+        )
+        self.schedule = self.sweeper_schedule.schedule
 
     def _feature_toggles(self, args: WebSocketApiArgs) -> None:
         scope = self.scope
@@ -376,38 +397,6 @@ def _stream_spec(event_names: tuple[str, ...]) -> StreamConsumerSpec:
         max_retries=STREAM_RETRY_ATTEMPTS,
         max_record_age_s=STREAM_MAX_RECORD_AGE_S,
         event_names=event_names,
-    )
-
-
-def _every_five_minutes(
-    scope: Scope, suffix: str, function: LambdaFunction, dlq: FailureQueue
-) -> aws.scheduler.Schedule:
-    """A Scheduler schedule invoking `function`, with a retry policy and a DLQ, through a
-    role that only `scheduler.amazonaws.com` of this account may assume."""
-    role, policy = iam.service_role(
-        scope,
-        f"{suffix}-schedule",
-        "scheduler.amazonaws.com",
-        [iam.Statement(["lambda:InvokeFunction"], [function.arn]), iam.sqs_send(dlq.arn)],
-        source_account=aws_context.account_id(scope.component),
-    )
-    return aws.scheduler.Schedule(
-        scope.child(f"{suffix}-schedule"),
-        name=scope.physical(suffix),
-        description=f"Runs {function.function_name} {SWEEP_EXPRESSION}",
-        schedule_expression=SWEEP_EXPRESSION,
-        flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
-        target=aws.scheduler.ScheduleTargetArgs(
-            arn=function.arn,
-            role_arn=role.arn,
-            input=json.dumps({"scheduledTime": "<aws.scheduler.scheduled-time>"}),
-            retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                maximum_retry_attempts=SWEEP_RETRY_ATTEMPTS,
-                maximum_event_age_in_seconds=SWEEP_MAX_EVENT_AGE_S,
-            ),
-            dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=dlq.arn),
-        ),
-        opts=scope.opts(depends_on=[r for r in [policy] if r is not None]),
     )
 
 

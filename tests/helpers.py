@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from components.core.topic import SNS_TRACING
 from preview import engine
 
 
@@ -33,3 +34,13 @@ def scoped_grants(plan: engine.Plan, role_name: str) -> set[tuple[str, str]]:
             if resource != "*":
                 pairs |= {(action, resource) for action in statement["Action"]}
     return pairs
+
+
+def children_of(plan: engine.Plan, component: engine.Registration) -> list[engine.Registration]:
+    """Every registration but the component and the stack-wide resources a component may
+    share with others (the one X-Ray resource policy for SNS, a child of the stack)."""
+    return [
+        r
+        for r in plan.registrations
+        if r is not component and not (r.name == SNS_TRACING and r.parent == plan.stack_urn)
+    ]

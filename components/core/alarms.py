@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -40,6 +41,71 @@ def metric_alarm(
         period=period_s,
         evaluation_periods=evaluation_periods,
         treat_missing_data="notBreaching",
+        alarm_actions=actions,
+        ok_actions=actions,
+        tags=scope.tags,
+        opts=scope.opts(),
+    )
+
+
+@dataclass(frozen=True)
+class MetricRef:
+    """One CloudWatch metric a metric-math alarm reads (summed over each period)."""
+
+    namespace: str
+    metric: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+
+
+def rate_alarm(
+    scope: Scope,
+    suffix: str,
+    *,
+    events: Sequence[MetricRef],
+    total: MetricRef,
+    threshold: float,
+    description: str,
+    evaluation_periods: int = 1,
+    period_s: int = 300,
+) -> aws.cloudwatch.MetricAlarm:
+    """Alarms when the sum of `events` over `total` (a fraction, 0 when `total` is 0 or
+    absent) exceeds `threshold` in a period: a fault rate, say, Errors over Invocations."""
+    if not events:
+        raise ValueError("rate_alarm needs at least one event metric")
+    actions = list(scope.settings.alarm_actions)
+
+    def query(query_id: str, ref: MetricRef) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+        return aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id=query_id,
+            return_data=False,
+            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                namespace=ref.namespace,
+                metric_name=ref.metric,
+                dimensions=dict(ref.dimensions),
+                period=period_s,
+                stat="Sum",
+            ),
+        )
+
+    summed = " + ".join(f"FILL(e{index}, 0)" for index in range(len(events)))
+    return aws.cloudwatch.MetricAlarm(
+        scope.child(suffix),
+        name=scope.physical(suffix, max_length=255),
+        alarm_description=description,
+        comparison_operator="GreaterThanThreshold",
+        threshold=threshold,
+        evaluation_periods=evaluation_periods,
+        treat_missing_data="notBreaching",
+        metric_queries=[
+            *(query(f"e{index}", ref) for index, ref in enumerate(events)),
+            query("total", total),
+            aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                id="rate",
+                expression=f"IF(FILL(total, 0) > 0, ({summed}) / FILL(total, 0), 0)",
+                label="rate",
+                return_data=True,
+            ),
+        ],
         alarm_actions=actions,
         ok_actions=actions,
         tags=scope.tags,

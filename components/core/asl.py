@@ -44,6 +44,13 @@ EVENTS_TRANSIENT_ERRORS = (
     "EventBridge.SdkClientException",
     "EventBridge.FailedEntry",
 )
+SNS_TRANSIENT_ERRORS = (
+    "SNS.AmazonSNSException",
+    "SNS.SdkClientException",
+    "SNS.ThrottledException",
+    "SNS.InternalErrorException",
+    "SNS.KMSThrottlingException",
+)
 ALL_ERRORS = "States.ALL"
 TASK_FAILED = "States.TaskFailed"
 

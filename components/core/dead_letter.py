@@ -28,14 +28,20 @@ class DeadLetterQueue:
         *,
         description: str,
         service_senders: Sequence[tuple[str, pulumi.Input[str]]] = (),
+        written_by_code: bool = False,
     ) -> None:
-        """service_senders: (service principal, source ARN) pairs allowed to send."""
+        """service_senders: (service principal, source ARN) pairs allowed to send.
+        written_by_code: a function's own code parks failures here (no redrive policy or
+        destination names the queue), so it is tagged `wa:dlq` for the policy pack."""
+        tags = scope.tags
+        if written_by_code:
+            tags[defaults.TAG_DLQ] = "true"
         self.queue = aws.sqs.Queue(
             scope.child(suffix),
             name=scope.physical(suffix, max_length=80),
             sqs_managed_sse_enabled=True,
             message_retention_seconds=defaults.DLQ_RETENTION_S,
-            tags=scope.tags,
+            tags=tags,
             opts=scope.opts(),
         )
         self.policy = aws.sqs.QueuePolicy(

@@ -33,9 +33,14 @@ FUNCTION_DEFAULTS = (
 
 @dataclass(frozen=True, kw_only=True)
 class AsyncInvoke:
-    """Failure handling for a function that is invoked asynchronously."""
+    """Failure handling for a function that is invoked asynchronously.
+
+    on_success_arn: where Lambda also sends a record of each successful invocation (a queue,
+      topic, function or event bus the function's role may write to); None sends none.
+    """
 
     on_failure_arn: pulumi.Input[str]
+    on_success_arn: pulumi.Input[str] | None = None
     maximum_retry_attempts: int = defaults.ASYNC_MAX_RETRY_ATTEMPTS
     maximum_event_age_s: int = defaults.ASYNC_MAX_EVENT_AGE_S
 
@@ -171,13 +176,20 @@ class LambdaFunction:
             failure = aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
                 destination=spec.async_invoke.on_failure_arn
             )
+            success = (
+                aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnSuccessArgs(
+                    destination=spec.async_invoke.on_success_arn
+                )
+                if spec.async_invoke.on_success_arn is not None
+                else None
+            )
             self.invoke_config = aws.lambda_.FunctionEventInvokeConfig(
                 scope.child(f"{suffix}-async"),
                 function_name=self.function.name,
                 maximum_retry_attempts=spec.async_invoke.maximum_retry_attempts,
                 maximum_event_age_in_seconds=spec.async_invoke.maximum_event_age_s,
                 destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
-                    on_failure=failure
+                    on_failure=failure, on_success=success
                 ),
                 opts=scope.opts(),
             )

@@ -204,6 +204,21 @@ def dynamodb_stream_read(stream_arn: pulumi.Input[str]) -> list[Statement]:
     ]
 
 
+def kinesis_stream_read(stream_arn: pulumi.Input[str]) -> Statement:
+    """What a Lambda mapping needs to read one Kinesis stream with shared throughput (an
+    enhanced fan-out consumer would also need kinesis:SubscribeToShard on the consumer)."""
+    return Statement(
+        [
+            "kinesis:DescribeStream",
+            "kinesis:DescribeStreamSummary",
+            "kinesis:GetRecords",
+            "kinesis:GetShardIterator",
+            "kinesis:ListShards",
+        ],
+        [stream_arn],
+    )
+
+
 def logs_write(log_group_arn: pulumi.Input[str]) -> Statement:
     """Write to one log group (its streams are `<group-arn>:log-stream:*`)."""
     streams = pulumi.Output.from_input(log_group_arn).apply(

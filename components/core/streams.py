@@ -1,10 +1,12 @@
 """Reading a DynamoDB stream: Lambda mappings and EventBridge Pipes with one set of defaults.
+A Lambda mapping can read a Kinesis data stream the same way (`StreamConsumer`).
 
 Every reader of a table's stream gets the same failure model: bisect the batch on error,
 bounded retries, a maximum record age, an on-failure SQS queue (encrypted, 14 days, TLS
 only, depth alarm), and event-name plus pattern filters. `StreamConsumer` is that reader for a
-Lambda function (`ReportBatchItemFailures`, iterator-age alarm); `StreamPipe` for an
-EventBridge pipe (`AUTOMATIC_BISECT`, a dead-letter config, logging to an explicit log group).
+Lambda function (`ReportBatchItemFailures`, iterator-age alarm, optionally a tumbling
+window); `StreamPipe` for an EventBridge pipe (`AUTOMATIC_BISECT`, a dead-letter config,
+logging to an explicit log group).
 
 **Two readers per table.** DynamoDB throttles a stream shard read by more than two
 consumers, so every reader claims a slot on its table when it is constructed and the third
@@ -28,7 +30,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeAlias
 
 import pulumi
 import pulumi_aws as aws
@@ -44,10 +46,14 @@ EVENT_NAMES: Final = ("INSERT", "MODIFY", "REMOVE")
 MAX_FILTERS: Final = 5  # Lambda and Pipes both take at most five filter patterns
 MAX_RECORD_AGE_S: Final = 604_800
 MAX_RETRIES: Final = 10_000
+MAX_TUMBLING_WINDOW_S: Final = 900
 ITERATOR_AGE_ALARM_S: Final = 300
 _STREAM_READERS_ATTRIBUTE: Final = "_serverless_patterns_stream_readers"
 
 StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
+# What a Lambda mapping reads: a table's stream, or a Kinesis data stream (no reader limit
+# here: a Kinesis shard's read throughput is shared, not capped at two readers).
+StreamSource: TypeAlias = aws.dynamodb.Table | aws.kinesis.Stream
 PipeLogLevel = Literal["ERROR", "INFO", "TRACE"]
 
 # A stream consumer's concurrency is bounded by the stream's shards (one batch per shard at
@@ -181,9 +187,12 @@ def _check_reader_settings(
 class StreamConsumerSpec:
     """A Lambda mapping on a table stream.
 
-    event_names: only these events reach the function (None: all).
+    event_names: only these events reach the function (None: all); DynamoDB streams only.
     patterns: extra filter patterns (OR-ed, each AND the event names), e.g.
-      `{"dynamodb": {"NewImage": {"status": {"S": ["COMPLETE"]}}}}`.
+      `{"dynamodb": {"NewImage": {"status": {"S": ["COMPLETE"]}}}}`, or for a Kinesis
+      stream of JSON records `{"data": {"final": [true]}}`.
+    tumbling_window_s: 0 (none) or the length of a tumbling window in seconds (up to 900):
+      the function's state is carried across a window's invocations.
     """
 
     starting_position: StartingPosition = "TRIM_HORIZON"
@@ -195,8 +204,14 @@ class StreamConsumerSpec:
     event_names: tuple[str, ...] | None = None
     patterns: tuple[Mapping[str, Any], ...] = ()
     iterator_age_alarm_s: int = ITERATOR_AGE_ALARM_S
+    tumbling_window_s: int = 0
 
     def __post_init__(self) -> None:
+        if not 0 <= self.tumbling_window_s <= MAX_TUMBLING_WINDOW_S:
+            raise ValueError(
+                f"tumbling_window_s must be between 0 and {MAX_TUMBLING_WINDOW_S} "
+                f"(got {self.tumbling_window_s})"
+            )
         _check_reader_settings(
             batch_size=self.batch_size,
             max_batch_size=10_000,
@@ -217,29 +232,39 @@ class StreamConsumerSpec:
 
 
 class StreamConsumer:
-    """A function's reader of one table stream, in two steps so the role can be built first.
+    """A function's reader of one table stream or Kinesis stream, in two steps so the role
+    can be built first.
 
-    `StreamConsumer(...)` claims the reader slot and makes the failure queue; give
-    `statements` to the function's role, then `attach(function)` makes the mapping and the
-    iterator-age alarm.
+    `StreamConsumer(...)` claims the reader slot (tables only) and makes the failure queue;
+    give `statements` to the function's role, then `attach(function)` makes the mapping and
+    the iterator-age alarm.
     """
 
     def __init__(
         self,
         scope: Scope,
         suffix: str,
-        table: aws.dynamodb.Table,
+        table: StreamSource,
         spec: StreamConsumerSpec,
         *,
         failure_queue: FailureQueue | None = None,
     ) -> None:
-        claim_stream_reader(table, f"{scope.name}/{suffix}")
+        """`table`: the table whose stream is read, or a Kinesis stream."""
+        if isinstance(table, aws.kinesis.Stream):
+            if spec.event_names is not None:
+                raise ValueError(
+                    "event_names filter DynamoDB stream events; a Kinesis reader filters its "
+                    "records with patterns on `data`"
+                )
+            self.source_arn: pulumi.Output[str] = table.arn
+            read = [iam.kinesis_stream_read(table.arn)]
+        else:
+            claim_stream_reader(table, f"{scope.name}/{suffix}")
+            self.source_arn = table.stream_arn
+            read = iam.dynamodb_stream_read(table.stream_arn)
         self.scope, self.suffix, self.table, self.spec = scope, suffix, table, spec
         self.failure_queue = failure_queue or FailureQueue(scope, f"{suffix}-dlq")
-        self.statements = [
-            *iam.dynamodb_stream_read(table.stream_arn),
-            iam.sqs_send(self.failure_queue.arn),
-        ]
+        self.statements = [*read, iam.sqs_send(self.failure_queue.arn)]
         self.mapping: aws.lambda_.EventSourceMapping | None = None
 
     def attach(self, function: LambdaFunction) -> aws.lambda_.EventSourceMapping:
@@ -249,7 +274,7 @@ class StreamConsumer:
         ready = [r for r in [function.policy] if r is not None]
         self.mapping = aws.lambda_.EventSourceMapping(
             scope.child(f"{self.suffix}-mapping"),
-            event_source_arn=self.table.stream_arn,
+            event_source_arn=self.source_arn,
             function_name=function.arn,
             starting_position=spec.starting_position,
             batch_size=spec.batch_size,
@@ -259,6 +284,7 @@ class StreamConsumer:
             maximum_retry_attempts=spec.max_retries,
             maximum_record_age_in_seconds=spec.max_record_age_s,
             function_response_types=["ReportBatchItemFailures"],
+            tumbling_window_in_seconds=spec.tumbling_window_s or None,
             destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
                 on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
                     destination_arn=self.failure_queue.arn

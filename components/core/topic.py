@@ -1,9 +1,14 @@
 """An SNS topic as every pattern wants one, and its subscriptions.
 
-The topic: SSE (SNS's AWS managed key, or the caller's CMK), Active tracing with the X-Ray
-resource policy SNS needs to write its segments, and a topic policy that refuses plaintext
-publishes and lets each named service (API Gateway, S3, EventBridge...) publish only from its
-own source ARN in this account.
+The topic: SSE (SNS's AWS managed key, or the caller's CMK), Active tracing, and a topic
+policy that refuses plaintext publishes and lets each named service (API Gateway, S3,
+EventBridge...) publish only from its own source ARN in this account.
+
+Active tracing needs an X-Ray resource policy that lets SNS write segments, and an account
+holds at most five X-Ray resource policies per Region: so one policy per stack covers the
+account's topics (`sns_tracing_policy`), registered at the stack's root by the first traced
+topic of a run and by every one after it under the same URN, so it stays as long as any
+traced topic does.
 
 A subscription always has a redrive policy: a message SNS cannot deliver (the queue is
 gone, the function is throttled past SNS's retries) goes to a DLQ that only this topic may
@@ -13,19 +18,23 @@ write, instead of being dropped.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
+from pulumi.runtime import settings
 
 from components.core import aws_context
 from components.core.dead_letter import DeadLetterQueue
 from components.core.function import LambdaFunction
+from components.core.naming import physical_name
 from components.core.queue import DurableQueue
 from components.core.scope import Scope
 
 SNS_MANAGED_KEY = "alias/aws/sns"
+SNS_TRACING = "sns-active-tracing"  # the stack's X-Ray resource policy for SNS
 FilterScope = Literal["MessageAttributes", "MessageBody"]
 
 
@@ -59,7 +68,7 @@ def topic_policy(topic_arn: str, account: str, publishers: Sequence[tuple[str, s
 
 
 def xray_policy(topic_arn: str, account: str) -> str:
-    """Lets SNS write trace segments for this topic only (an account may hold five)."""
+    """Lets SNS write trace segments for the topics `topic_arn` matches, of this account."""
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -83,6 +92,33 @@ def xray_policy(topic_arn: str, account: str) -> str:
         },
         sort_keys=True,
     )
+
+
+_TRACING: weakref.WeakKeyDictionary[pulumi.Resource, aws.xray.ResourcePolicy] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def sns_tracing_policy(scope: Scope) -> aws.xray.ResourcePolicy:
+    """The stack's one X-Ray resource policy for SNS: the topics of this account in this
+    Region may write trace segments. A child of the stack, not of a component, so removing
+    one pattern keeps it for the others."""
+    root = settings.get_root_resource()
+    if root is not None and root in _TRACING:
+        return _TRACING[root]
+    account = aws_context.account_id(scope.component)
+    topics = pulumi.Output.all(
+        aws_context.partition(scope.component), aws_context.region(scope.component), account
+    ).apply(lambda v: f"arn:{v[0]}:sns:{v[1]}:{v[2]}:*")
+    policy = aws.xray.ResourcePolicy(
+        SNS_TRACING,
+        policy_name=physical_name(SNS_TRACING, max_length=128),
+        policy_document=pulumi.Output.all(topics, account).apply(lambda v: xray_policy(v[0], v[1])),
+        opts=pulumi.ResourceOptions(parent=root),
+    )
+    if root is not None:
+        _TRACING[root] = policy
+    return policy
 
 
 def check_filter_policy(policy: Mapping[str, Any], argument: str) -> None:
@@ -145,14 +181,7 @@ class TracedTopic:
             ).apply(lambda v: topic_policy(v[0], v[1], list(zip(services, v[2:], strict=True)))),
             opts=scope.opts(),
         )
-        self.xray_policy = aws.xray.ResourcePolicy(
-            scope.child(f"{suffix}-xray"),
-            policy_name=scope.physical(f"{suffix}-xray", max_length=128),
-            policy_document=pulumi.Output.all(self.topic.arn, account).apply(
-                lambda v: xray_policy(v[0], v[1])
-            ),
-            opts=scope.opts(),
-        )
+        self.xray_policy = sns_tracing_policy(scope)
         self.arn = self.topic.arn
         self.name = self.topic.name
         self.dead_letters: dict[str, DeadLetterQueue] = {}

@@ -17,20 +17,34 @@ import pytest
 from components.authorized_api import AuthorizedApi, AuthorizedApiArgs, RouteSpec
 from components.callback_workflow import CallbackWorkflow, CallbackWorkflowArgs
 from components.catalog import CATALOG
+from components.cdc_data_lake import CdcDataLake, CdcDataLakeArgs
+from components.circuit_breaker import CircuitBreakerService, CircuitBreakerServiceArgs
 from components.config import _PULUMI_NAMES
 from components.core.bucket import BUCKET_DEFAULTS
 from components.core.function import FUNCTION_DEFAULTS
 from components.core.pattern import Safeguard
 from components.core.table import EPHEMERAL_TABLE_DEFAULTS, TABLE_DEFAULTS
+from components.destined_lambda import BUS_DEFAULTS, DestinedLambda, DestinedLambdaArgs
+from components.dynamo_streamer import DynamoStreamer, DynamoStreamerArgs
+from components.eventbridge_etl import EventBridgeEtl, EventBridgeEtlArgs
+from components.leaderboard import STREAM_DEFAULTS, Leaderboard, LeaderboardArgs
 from components.lifo_queue import LifoQueue, LifoQueueArgs
 from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
 from components.saga import Saga, SagaArgs
 from components.scalable_webhook import ScalableWebhook, ScalableWebhookArgs
+from components.scheduled_job import (
+    DLQ_DEFAULTS,
+    ONCE_PER_SLOT,
+    ScheduledJob,
+    ScheduledJobArgs,
+)
+from components.simple_webservice import SimpleWebservice, SimpleWebserviceArgs
 from components.stream_workflow import StepSpec, StreamWorkflow, StreamWorkflowArgs
 from components.table_archive import TableArchive, TableArchiveArgs
 from components.table_event_pipes import TableEventPipes, TableEventPipesArgs
 from components.waiting_room import WaitingRoom, WaitingRoomArgs
 from components.websocket_api import WebSocketApi, WebSocketApiArgs
+from components.xray_tracer import XRayTracer, XRayTracerArgs
 
 # Resource slots without a warning, each for a reason: the pattern builds nothing hardened
 # in their place.
@@ -39,6 +53,8 @@ NO_WARNING = {
     ("WaitingRoomArgs", "websocket"): "a library component, with its own warnings",
     ("ProgressTrackedWorkflowArgs", "event_bus"): "its own bus has nothing but the stack's tags",
     ("TableArchiveArgs", "glue_database"): "its own database has nothing but the stack's tags",
+    ("CdcDataLakeArgs", "glue_database"): "its own database has nothing but the stack's tags",
+    ("CircuitBreakerServiceArgs", "event_bus"): "its own bus has nothing but the stack's tags",
     ("QueueRedriveArgs", "notify_topic"): "alarms notify it; the pattern builds no topic",
     ("RedriveTarget", "source"): "the queues to redrive are the user's by design",
     ("RedriveTarget", "dlq"): "the queues to redrive are the user's by design",
@@ -121,6 +137,18 @@ CASES: list[Case] = [
         lambda: ProgressTrackedWorkflow(
             "progress", ProgressTrackedWorkflowArgs(websocket=WebSocketApiArgs(public=True))
         ),
+    ),
+    (
+        "CdcDataLakeArgs.table",
+        "table is an existing resource",
+        TABLE_DEFAULTS,
+        lambda: CdcDataLake("lake", CdcDataLakeArgs(table=_table())),
+    ),
+    (
+        "CdcDataLakeArgs.bucket",
+        "bucket is an existing resource",
+        BUCKET_DEFAULTS,
+        lambda: CdcDataLake("lake", CdcDataLakeArgs(bucket=_bucket())),
     ),
     (
         "TableArchiveArgs.table",
@@ -280,6 +308,107 @@ CASES: list[Case] = [
         "authorizer is an existing resource",
         (*FUNCTION_DEFAULTS, "JWT checks on issuer, audience, token use and expiry"),
         lambda: AuthorizedApi("shop", AuthorizedApiArgs(authorizer=_function())),
+    ),
+    (
+        "LeaderboardArgs.stream",
+        "stream is an existing resource",
+        STREAM_DEFAULTS,
+        lambda: Leaderboard("board", LeaderboardArgs(stream=aws.kinesis.Stream("existing-stream"))),
+    ),
+    (
+        "LeaderboardArgs.table",
+        "table is an existing resource",
+        TABLE_DEFAULTS,
+        lambda: Leaderboard("board", LeaderboardArgs(table=_table())),
+    ),
+    (
+        "DestinedLambdaArgs.bus",
+        "bus is an existing resource",
+        BUS_DEFAULTS,
+        lambda: DestinedLambda(
+            "destined", DestinedLambdaArgs(bus=aws.cloudwatch.EventBus("existing-bus"))
+        ),
+    ),
+    (
+        "ScheduledJobArgs.function",
+        "function is an existing resource",
+        (
+            *FUNCTION_DEFAULTS,
+            "bounded async retries with an on-failure destination",
+            ONCE_PER_SLOT,
+        ),
+        lambda: ScheduledJob("nightly", ScheduledJobArgs(function=_function())),
+    ),
+    (
+        "ScheduledJobArgs.idempotency",
+        "idempotency=False",
+        (ONCE_PER_SLOT,),
+        lambda: ScheduledJob("nightly", ScheduledJobArgs(idempotency=False)),
+    ),
+    (
+        "ScheduledJobArgs.idempotency_table",
+        "idempotency_table is an existing resource",
+        EPHEMERAL_TABLE_DEFAULTS,
+        lambda: ScheduledJob("nightly", ScheduledJobArgs(idempotency_table=_table())),
+    ),
+    (
+        "ScheduledJobArgs.dlq",
+        "dlq is an existing resource",
+        DLQ_DEFAULTS,
+        lambda: ScheduledJob("nightly", ScheduledJobArgs(dlq=aws.sqs.Queue("existing-dlq"))),
+    ),
+    (
+        "CircuitBreakerServiceArgs.table",
+        "table is an existing resource",
+        TABLE_DEFAULTS,
+        lambda: CircuitBreakerService(
+            "breaker",
+            CircuitBreakerServiceArgs(downstream_url="https://quotes.example.com", table=_table()),
+        ),
+    ),
+    (
+        "EventBridgeEtlArgs.bus",
+        "bus is an existing resource",
+        ("encryption with kms_key_arn", "an archive for replay", "the stack's tags"),
+        lambda: EventBridgeEtl(
+            "etl", EventBridgeEtlArgs(bus=aws.cloudwatch.EventBus("existing-bus", name="etl"))
+        ),
+    ),
+    (
+        "EventBridgeEtlArgs.sink_table",
+        "sink_table is an existing resource",
+        TABLE_DEFAULTS,
+        lambda: EventBridgeEtl("etl", EventBridgeEtlArgs(sink_table=_table())),
+    ),
+    (
+        "SimpleWebserviceArgs.table",
+        "table is an existing resource",
+        TABLE_DEFAULTS,
+        lambda: SimpleWebservice("web", SimpleWebserviceArgs(table=_table())),
+    ),
+    (
+        "SimpleWebserviceArgs.authorization",
+        "authorization='NONE'",
+        ("IAM or JWT authorization on every route",),
+        lambda: SimpleWebservice("web", SimpleWebserviceArgs(authorization="NONE")),
+    ),
+    (
+        "DynamoStreamerArgs.table",
+        "table is an existing resource",
+        TABLE_DEFAULTS,
+        lambda: DynamoStreamer("streamer", DynamoStreamerArgs(table=_table())),
+    ),
+    (
+        "DynamoStreamerArgs.authorization",
+        "authorization='NONE'",
+        ("IAM authorization on POST /items",),
+        lambda: DynamoStreamer("streamer", DynamoStreamerArgs(authorization="NONE")),
+    ),
+    (
+        "XRayTracerArgs.table",
+        "table is an existing resource",
+        EPHEMERAL_TABLE_DEFAULTS,
+        lambda: XRayTracer("tracer", XRayTracerArgs(table=_table())),
     ),
 ]
 

@@ -54,7 +54,27 @@ def test_topic_is_encrypted_traced_tls_only_and_lets_named_services_publish(buil
     (xray,) = json.loads(
         plan.one("aws:xray/resourcePolicy:ResourcePolicy").inputs["policyDocument"]
     )["Statement"]
-    assert xray["Condition"]["ArnLike"] == {"aws:SourceArn": topic.outputs["arn"]}
+    assert xray["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:sns:eu-west-1:{ACCOUNT}:*"},
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+    }
+
+
+def test_one_xray_policy_per_stack_serves_every_traced_topic(build):
+    """An account holds five X-Ray resource policies per Region: topics share the stack's."""
+
+    def program():
+        TracedTopic(scope(), "one")
+        TracedTopic(Scope(Owner("other"), "other", Settings(alarm_actions=(ALARM,))), "two")
+
+    plan = build(program)
+    assert len(plan.of_type("aws:sns/topic:Topic")) == 2
+    policy_ = plan.one("aws:xray/resourcePolicy:ResourcePolicy")
+    assert policy_.name == "sns-active-tracing"
+    assert policy_.parent == plan.stack_urn  # outlives any one component
+    assert policy_.inputs["policyName"] == "test-sns-active-tracing"
+    # A new run (a new stack) gets its own.
+    assert len(build(program).of_type("aws:xray/resourcePolicy:ResourcePolicy")) == 1
 
 
 def test_a_cmk_replaces_the_managed_key(build):

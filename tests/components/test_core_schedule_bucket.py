@@ -34,6 +34,8 @@ def scope(environment: str = "dev") -> Scope:
         "rate(1 day)",
         "cron(15 19 * * ? *)",
         "cron(0 2 ? * MON-FRI *)",
+        "cron(0/15 8-17 ? * 2#1 2030)",
+        "cron(0 8 LW * ? *)",
         "at(2030-01-01T00:00:00)",
     ],
 )
@@ -49,7 +51,13 @@ def test_valid_expressions_pass(expression):
         ("rate(0 minutes)", "must be rate"),
         ("cron(0 2 * * *)", "cron.. needs six fields"),
         ("cron(0 2 * * MON *)", "'\\?' in exactly one of day-of-month and day-of-week"),
+        ("cron(0 2 ? * ? *)", "'\\?' in exactly one of day-of-month and day-of-week"),
+        ("cron(0 25 * * ? *)", "hours field '25' is not valid"),
+        ("cron(0 2 * FOO ? *)", "month field 'FOO' is not valid"),
         ("at(2030-01-01)", "must be rate"),
+        ("at(2030-02-30T00:00:00)", "at.. names no real date and time"),
+        (" rate(5 minutes)", "must be rate"),
+        ("rate(05 minutes)", "must be rate"),
         ("every day", "must be rate"),
     ],
 )
@@ -112,12 +120,73 @@ def test_a_one_off_schedule_deletes_itself(build):
     ("kwargs", "message"),
     [
         ({"retry_attempts": 186}, "retry_attempts must be between 0 and 185"),
+        ({"retry_attempts": -1}, "retry_attempts must be between 0 and 185"),
         ({"max_event_age_s": 59}, "max_event_age_s must be between 60 and 86400"),
+        ({"max_event_age_s": 86_401}, "max_event_age_s must be between 60 and 86400"),
+        ({"flexible_window_min": 1441}, "flexible_window_min must be between 0 and 1440"),
+        ({"timezone": "Europe/Atlantis"}, "timezone must be an IANA time zone"),
+        ({"timezone": "../etc/passwd"}, "timezone must be an IANA time zone"),
+        ({"timezone": ""}, "timezone must be an IANA time zone"),
     ],
 )
 def test_schedule_spec_ranges(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ScheduleSpec(expression="rate(1 hour)", **kwargs)
+
+
+def test_an_existing_dlq_a_group_a_state_a_key_and_a_window(build):
+    dlq = "arn:aws:sqs:eu-west-1:123456789012:failures"
+    key = "arn:aws:kms:eu-west-1:123456789012:key/abc"
+
+    def program():
+        TargetSchedule(
+            scope(),
+            "sweep",
+            ScheduleSpec(expression="rate(5 minutes)", flexible_window_min=10),
+            target_arn=TARGET,
+            target_statement=iam.Statement(["states:StartExecution"], [TARGET]),
+            input={},
+            description="sweep",
+            dlq_arn=dlq,
+            group="ops",
+            state="DISABLED",
+            kms_key_arn=key,
+        )
+
+    plan = build(program)
+    assert plan.of_type("aws:sqs/queue:Queue") == []  # the given queue, none of its own
+    schedule = plan.one("aws:scheduler/schedule:Schedule").inputs
+    assert schedule["target"]["deadLetterConfig"] == {"arn": dlq}
+    assert schedule["flexibleTimeWindow"] == {"mode": "FLEXIBLE", "maximumWindowInMinutes": 10}
+    assert (schedule["groupName"], schedule["state"], schedule["kmsKeyArn"]) == (
+        "ops",
+        "DISABLED",
+        key,
+    )
+    assert "actionAfterCompletion" not in schedule
+    statements = statements_of_role(plan, "sweep-schedule-role")
+    assert {(tuple(s["Action"]), s["Resource"]) for s in statements} == {
+        (("states:StartExecution",), TARGET),
+        (("sqs:SendMessage",), dlq),
+        (("kms:Decrypt",), key),
+    }
+
+
+def test_an_enabled_schedule_leaves_state_to_the_provider_default(build):
+    def program():
+        TargetSchedule(
+            scope(),
+            "sweep",
+            ScheduleSpec(expression="rate(5 minutes)"),
+            target_arn=TARGET,
+            target_statement=iam.Statement(["states:StartExecution"], [TARGET]),
+            input={},
+            description="sweep",
+        )
+
+    schedule = build(program).one("aws:scheduler/schedule:Schedule").inputs
+    assert "state" not in schedule and "groupName" not in schedule
+    assert schedule["scheduleExpressionTimezone"] == "UTC"
 
 
 @pytest.mark.parametrize(("environment", "force_destroy"), [("dev", True), ("prod", False)])

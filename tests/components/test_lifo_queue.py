@@ -11,7 +11,7 @@ import pytest
 from components.core import defaults
 from components.core.settings import Settings
 from components.lifo_queue import DownstreamSpec, LifoQueue, LifoQueueArgs
-from tests.helpers import statements_of_role
+from tests.helpers import children_of, statements_of_role
 
 FN = "aws:lambda/function:Function"
 TABLE = "aws:dynamodb/table:Table"
@@ -97,7 +97,9 @@ def test_the_process_topic_is_traced_encrypted_and_fails_over_to_the_dlq(build):
     xray = json.loads(plan.one("aws:xray/resourcePolicy:ResourcePolicy").inputs["policyDocument"])
     (statement,) = xray["Statement"]
     assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
-    assert statement["Condition"]["ArnLike"] == {"aws:SourceArn": topic.outputs["arn"]}
+    assert statement["Condition"]["ArnLike"] == {
+        "aws:SourceArn": topic.outputs["arn"].rsplit(":", 1)[0] + ":*"
+    }
 
 
 def test_roles_are_least_privilege(build):
@@ -188,7 +190,7 @@ def test_existing_table_and_topic_are_used_instead_of_new_ones(build):
 def test_every_child_is_parented_to_the_component(build):
     plan = build(lifo(create_api=True))
     component = plan.one("serverless-patterns:patterns:LifoQueue")
-    children = [r for r in plan.registrations if r is not component]
+    children = children_of(plan, component)
     assert children and all(r.parent == component.urn for r in children)
 
 

@@ -253,9 +253,14 @@ def test_sweeper_schedule_has_retry_dlq_and_a_pinned_role(build):
     dlq = plan.one("aws:sqs/queue:Queue", "sweeper-dlq")
     role = plan.one(ROLE, "sweeper-schedule-role")
     assert schedule["scheduleExpression"] == "rate(5 minutes)"
+    # Built by the library's one Scheduler block, which always names the time zone.
+    assert schedule["scheduleExpressionTimezone"] == "UTC"
     assert schedule["flexibleTimeWindow"] == {"mode": "OFF"}
     target = schedule["target"]
     assert target["arn"] == sweeper.outputs["arn"] and target["roleArn"] == role.outputs["arn"]
+    assert json.loads(target["input"]) == {"scheduledTime": "<aws.scheduler.scheduled-time>"}
+    # One failure queue for undeliverable and failed sweeps: the block makes none of its own.
+    assert [q.name for q in plan.of_type("aws:sqs/queue:Queue")] == ["ws-sweeper-dlq"]
     assert target["retryPolicy"] == {"maximumRetryAttempts": 3, "maximumEventAgeInSeconds": 300}
     assert target["deadLetterConfig"] == {"arn": dlq.outputs["arn"]}
     trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]

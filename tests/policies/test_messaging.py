@@ -251,6 +251,10 @@ def test_sns_004_uses_sns_actions(pack):
         "rate(30 days)",
         "cron(15 19 * * ? *)",
         "cron(0/5 8-17 ? * MON-FRI *)",
+        "cron(0 10 ? * 6L 2030)",
+        "cron(0 10 ? * MON#2 *)",
+        "cron(0 8 15W * ? *)",
+        "cron(0 8 L JAN-MAR ? *)",
         "at(2030-01-01T00:00:00)",
     ],
 )
@@ -272,6 +276,16 @@ def test_schedule_expressions_accepted(expression):
         "at(2030-01-01)",
         "every 5 minutes",
         "",
+        # Accepted before the pack took the component validator's grammar:
+        "cron(0 12 * * * *)",
+        "cron(0 12 ? * ? *)",
+        "cron(61 12 * * ? *)",
+        "cron(0 12 * 13 ? *)",
+        "cron(0 12 ? * 8 *)",
+        "cron(0 12 * * ? 1969)",
+        " rate(5 minutes)",
+        "rate(5 minutes) ",
+        "rate(05 minutes)",
     ],
 )
 def test_schedule_expressions_rejected(expression):

@@ -337,27 +337,76 @@ register(
 
 # EVENTS-006 -------------------------------------------------------------------------------
 
+# The grammar components/core/schedule.py checks when a component is built, copied here
+# because the pack never imports components; tests/policies/test_schedule_expressions.py
+# holds the two copies to the same verdicts.
 _RATE = re.compile(r"^rate\((\d+) ([a-z]+)\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
+_CRON = re.compile(r"^cron\(([^()]+)\)$")
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
 _UNITS = ("minute", "hour", "day")
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+# (name, lowest, highest, names, wildcards) of the six cron fields, in order.
+_CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...], str], ...] = (
+    ("minutes", 0, 59, (), ",-*/"),
+    ("hours", 0, 23, (), ",-*/"),
+    ("day-of-month", 1, 31, (), ",-*?/LW"),
+    ("month", 1, 12, _MONTHS, ",-*/"),
+    ("day-of-week", 1, 7, _DAYS, ",-*?L#"),
+    ("year", 1970, 2199, (), ",-*/"),
+)
+
+
+def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> bool:
+    return text.upper() in names or (text.isdigit() and low <= int(text) <= high)
+
+
+def _cron_field_ok(index: int, text: str) -> bool:
+    _, low, high, names, wildcards = _CRON_FIELDS[index]
+    if text == "?":
+        return "?" in wildcards
+    if index == 2 and (
+        text in ("L", "LW") or (text[-1:] == "W" and _cron_value(text[:-1], low, high, names))
+    ):
+        return True
+    if index == 4:
+        if text == "L" or (text[-1:] == "L" and _cron_value(text[:-1], low, high, names)):
+            return True
+        if "#" in text:
+            day, _, nth = text.partition("#")
+            return _cron_value(day, low, high, names) and nth in ("1", "2", "3", "4", "5")
+    for item in text.split(","):
+        base, slash, step = item.partition("/")
+        if slash and ("/" not in wildcards or not step.isdigit() or int(step) < 1):
+            return False
+        if base == "*":
+            continue
+        first, dash, last = base.partition("-")
+        if not all(_cron_value(v, low, high, names) for v in ([first, last] if dash else [first])):
+            return False
+    return True
 
 
 def schedule_expression_problem(expression: str, scheduler: bool) -> str | None:
     """Why `expression` is not a valid schedule expression, or None when it is.
 
-    Valid: `rate(1 minute|hour|day)`, `rate(N minutes|hours|days)` with N > 1, `cron(...)`
-    with six fields and, for EventBridge Scheduler only, `at(yyyy-mm-ddThh:mm:ss)`.
+    Valid: `rate(1 minute|hour|day)`, `rate(N minutes|hours|days)` with N > 1 (no leading
+    zero), `cron(...)` with six fields, each in its range with its wildcards, and `?` in
+    exactly one of day-of-month and day-of-week, and, for EventBridge Scheduler only,
+    `at(yyyy-mm-ddThh:mm:ss)` naming a real date and time. Nothing around the expression.
     """
-    text = expression.strip()
+    text = expression
     rate = _RATE.match(text)
     if rate:
-        value, unit = int(rate.group(1)), rate.group(2)
+        digits, unit = rate.group(1), rate.group(2)
+        value = int(digits)
         singular = unit.removesuffix("s")
         if singular not in _UNITS:
             return f"{text}: the unit must be minute(s), hour(s) or day(s)"
         if value < 1:
             return f"{text}: the rate must be at least 1"
+        if digits != str(value):
+            return f"{text}: the rate is written without leading zeros, rate({value} {unit})"
         if value == 1 and unit != singular:
             return f"{text}: a rate of 1 takes the singular, rate(1 {singular})"
         if value > 1 and unit == singular:
@@ -371,6 +420,13 @@ def schedule_expression_problem(expression: str, scheduler: bool) -> str | None:
                 f"{text}: cron needs six fields (minutes hours day-of-month month "
                 f"day-of-week year), got {len(fields)}"
             )
+        if (fields[2] == "?") == (fields[4] == "?"):
+            return f"{text}: cron needs '?' in exactly one of day-of-month and day-of-week"
+        for index, field in enumerate(fields):
+            if not _cron_field_ok(index, field):
+                name, low, high, names, _ = _CRON_FIELDS[index]
+                span = f"{low}-{high}" + (f" or {names[0]}-{names[-1]}" if names else "")
+                return f"{text}: the {name} field {field!r} is not valid ({span})"
         return None
     at = _AT.match(text)
     if at:
@@ -401,7 +457,8 @@ register(
         title="Schedule expressions are valid",
         description=(
             "scheduleExpression is rate(1 minute|hour|day), rate(N minutes|hours|days) with "
-            "N > 1, cron(...) with six fields, or (Scheduler only) at(yyyy-mm-ddThh:mm:ss)."
+            "N > 1, cron(...) with six fields in range and '?' in exactly one day field, or "
+            "(Scheduler only) at(yyyy-mm-ddThh:mm:ss) naming a real date and time."
         ),
         severity="MEDIUM",
         pillar="REL",
@@ -424,6 +481,8 @@ register(
                 case(SCHEDULE, {"scheduleExpression": "rate(5 minute)"}),
                 case(EVENT_RULE, {"scheduleExpression": "cron(15 19 * * ?)"}),
                 case(EVENT_RULE, {"scheduleExpression": "at(2030-01-01T00:00:00)"}),
+                case(SCHEDULE, {"scheduleExpression": "cron(0 12 * * * *)"}),
+                case(SCHEDULE, {"scheduleExpression": "at(2030-02-30T00:00:00)"}),
             ),
         ),
     )

@@ -1,14 +1,15 @@
-"""Kinesis Data Streams and Firehose rules (docs/rules.md, group 3.11)."""
+"""Kinesis Data Streams and Firehose rules (docs/rules.md, group 3.11): encryption (001, 002,
+004), failure visibility (003), prefixes Firehose accepts (005) and processor timeouts (006)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from serverless_wa.graph import Node
+from serverless_wa.graph import Graph, Node
 from serverless_wa.props import ABSENT, UNKNOWN, known
-from serverless_wa.registry import Examples, Finding, Rule, anchors, register
-from serverless_wa.rules._common import KINESIS_STREAM, arn, case
+from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
+from serverless_wa.rules._common import FUNCTION, KINESIS_STREAM, arn, case, stack_case
 
 FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"
 AWS_MANAGED_KEY = "alias/aws/kinesis"
@@ -285,6 +286,249 @@ register(
             non_compliant=(
                 case(KINESIS_STREAM, {}),
                 case(KINESIS_STREAM, {"encryptionType": "KMS", "kmsKeyId": AWS_MANAGED_KEY}),
+            ),
+        ),
+    )
+)
+
+
+# KINESIS-005 -----------------------------------------------------------------------------
+
+PARTITIONED_MIN_BUFFER_MIB = 64
+PROVIDER_BUFFER_MIB = 5  # the provider's bufferingSize when none is set
+PARTITION_KEY_EXPRESSIONS = ("!{partitionKeyFromLambda:", "!{partitionKeyFromQuery:")
+ERROR_TYPE_EXPRESSION = "!{firehose:error-output-type}"
+
+
+def _firehose_prefixes(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
+    if node.get("destination") != "extended_s3":
+        return
+    prefix = node.get("extendedS3Configuration.prefix")
+    errors = node.get("extendedS3Configuration.errorOutputPrefix")
+    partitioned = node.get("extendedS3Configuration.dynamicPartitioningConfiguration.enabled")
+    if (
+        isinstance(prefix, str)
+        and "!{" in prefix
+        and isinstance(errors, str)
+        and errors
+        and ERROR_TYPE_EXPRESSION not in errors
+    ):
+        yield Finding(
+            f"prefix uses expressions but errorOutputPrefix lacks {ERROR_TYPE_EXPRESSION}, "
+            "so Firehose refuses the configuration and failure kinds would mix",
+            fix=f"error_output_prefix='errors/{ERROR_TYPE_EXPRESSION}/'",
+        )
+    if (
+        isinstance(prefix, str)
+        and any(e in prefix for e in PARTITION_KEY_EXPRESSIONS)
+        and partitioned is not UNKNOWN
+        and partitioned is not True
+    ):
+        yield Finding(
+            "prefix uses partition keys but dynamic partitioning is "
+            f"{'off' if known(partitioned) else 'absent (off)'}",
+            fix="dynamic_partitioning_configuration.enabled=True",
+        )
+    if partitioned is True:
+        size = node.get("extendedS3Configuration.bufferingSize")
+        if size is UNKNOWN:
+            return
+        value = size if known(size) else PROVIDER_BUFFER_MIB
+        shown = f"{value:g}" if known(size) else f"absent ({PROVIDER_BUFFER_MIB})"
+        if isinstance(value, int | float) and value < PARTITIONED_MIN_BUFFER_MIB:
+            yield Finding(
+                f"dynamic partitioning with a {shown} MiB buffer; it needs at least "
+                f"{PARTITIONED_MIN_BUFFER_MIB} MiB",
+                fix=f"extended_s3_configuration.buffering_size={PARTITIONED_MIN_BUFFER_MIB}",
+            )
+
+
+PARTITIONED_PREFIX = (
+    "cdc/table=!{partitionKeyFromLambda:table}/year=!{partitionKeyFromLambda:year}/"
+)
+
+register(
+    Rule(
+        id="KINESIS-005",
+        name="firehose-prefix-expressions",
+        title="Firehose S3 prefixes that use expressions are deliverable and separate failures",
+        description=(
+            "An extended_s3 prefix with !{...} expressions needs an errorOutputPrefix holding "
+            "!{firehose:error-output-type}; a prefix with partitionKeyFromLambda or "
+            "partitionKeyFromQuery needs dynamic partitioning on; dynamic partitioning needs "
+            "bufferingSize >= 64 MiB. Firehose refuses each at deployment: the rule finds them "
+            "at preview."
+        ),
+        severity="MEDIUM",
+        pillar="REL",
+        scope="resource",
+        types=(FIREHOSE,),
+        reads={
+            FIREHOSE: (
+                "destination",
+                "extendedS3Configuration.prefix",
+                "extendedS3Configuration.errorOutputPrefix",
+                "extendedS3Configuration.dynamicPartitioningConfiguration.enabled",
+                "extendedS3Configuration.bufferingSize",
+            )
+        },
+        anchors=anchors(),
+        knob="buffer_size_mib / error_prefix",
+        raw=(
+            "extended_s3_configuration.error_output_prefix, "
+            "dynamic_partitioning_configuration.enabled, buffering_size"
+        ),
+        check=_firehose_prefixes,
+        remediation=(
+            "Raw: extended_s3_configuration=aws.kinesis."
+            "FirehoseDeliveryStreamExtendedS3ConfigurationArgs(..., prefix='data/"
+            "!{partitionKeyFromLambda:day}/', error_output_prefix='errors/"
+            "!{firehose:error-output-type}/', buffering_size=64, "
+            "dynamic_partitioning_configuration={'enabled': True})."
+        ),
+        examples=Examples(
+            compliant=(
+                case(
+                    FIREHOSE,
+                    _extended_s3(
+                        prefix=PARTITIONED_PREFIX,
+                        errorOutputPrefix=f"errors/{ERROR_TYPE_EXPRESSION}/",
+                        bufferingSize=64,
+                        dynamicPartitioningConfiguration={"enabled": True},
+                    ),
+                ),
+                case(FIREHOSE, _extended_s3(prefix="plain/", errorOutputPrefix="errors/")),
+                case(FIREHOSE, {"destination": "http_endpoint"}),
+            ),
+            non_compliant=(
+                case(
+                    FIREHOSE,
+                    _extended_s3(
+                        prefix="data/year=!{timestamp:yyyy}/",
+                        errorOutputPrefix="errors/",
+                    ),
+                ),
+                case(
+                    FIREHOSE,
+                    _extended_s3(
+                        prefix=PARTITIONED_PREFIX,
+                        errorOutputPrefix=f"errors/{ERROR_TYPE_EXPRESSION}/",
+                        bufferingSize=64,
+                    ),
+                ),
+                case(
+                    FIREHOSE,
+                    _extended_s3(
+                        prefix=PARTITIONED_PREFIX,
+                        errorOutputPrefix=f"errors/{ERROR_TYPE_EXPRESSION}/",
+                        bufferingSize=5,
+                        dynamicPartitioningConfiguration={"enabled": True},
+                    ),
+                ),
+            ),
+        ),
+    )
+)
+
+
+# KINESIS-006 -----------------------------------------------------------------------------
+
+PROCESSOR_MAX_TIMEOUT_S = 300  # Firehose waits at most 5 minutes for a transformation
+
+
+def _lambda_processors(node: Node) -> list[Any]:
+    """The LambdaArn values of the stream's Lambda processors (UNKNOWN entries kept)."""
+    processors = node.get("extendedS3Configuration.processingConfiguration.processors")
+    if not isinstance(processors, list):
+        return []
+    found = []
+    for processor in processors:
+        if not isinstance(processor, dict) or processor.get("type") != "Lambda":
+            continue
+        for parameter in processor.get("parameters") or []:
+            if isinstance(parameter, dict) and parameter.get("parameterName") == "LambdaArn":
+                found.append(parameter.get("parameterValue"))
+    return found
+
+
+def _processor_timeout(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
+    for stream in graph.of_type(FIREHOSE):
+        for value in _lambda_processors(stream):
+            if not isinstance(value, str):
+                continue
+            function = graph.find(value, (FUNCTION,))
+            if function is None:
+                continue
+            timeout = function.get("timeout")
+            if timeout is UNKNOWN:
+                continue
+            seconds = timeout if known(timeout) else 3
+            if isinstance(seconds, int | float) and seconds > PROCESSOR_MAX_TIMEOUT_S:
+                yield Finding(
+                    f"transformation function {function.name} has a {seconds:g} s timeout; "
+                    f"Firehose stops waiting after {PROCESSOR_MAX_TIMEOUT_S} s and retries the "
+                    "batch, so records are transformed twice or fail",
+                    urn=stream.urn,
+                    fix=f"timeout<={PROCESSOR_MAX_TIMEOUT_S}",
+                )
+
+
+def _processing(function_arn: str) -> dict[str, Any]:
+    return _extended_s3(
+        errorOutputPrefix="errors/",
+        processingConfiguration={
+            "enabled": True,
+            "processors": [
+                {
+                    "type": "Lambda",
+                    "parameters": [
+                        {"parameterName": "LambdaArn", "parameterValue": f"{function_arn}:$LATEST"}
+                    ],
+                }
+            ],
+        },
+    )
+
+
+TRANSFORM_ARN = arn("lambda", "function:transform")
+
+register(
+    Rule(
+        id="KINESIS-006",
+        name="firehose-processor-timeout",
+        title="Firehose transformation functions finish within Firehose's 5-minute wait",
+        description=(
+            "A function named by a Firehose Lambda processor (LambdaArn) needs timeout <= "
+            "300 s: Firehose waits no longer, then retries the batch (duplicates) and finally "
+            "writes it under the error prefix."
+        ),
+        severity="MEDIUM",
+        pillar="REL",
+        scope="stack",
+        types=(FIREHOSE, FUNCTION),
+        reads={
+            FIREHOSE: ("extendedS3Configuration.processingConfiguration.processors",),
+            FUNCTION: ("timeout",),
+        },
+        anchors=anchors(),
+        knob="timeout_s",
+        raw="timeout",
+        check=_processor_timeout,
+        remediation="Raw: aws.lambda_.Function(..., timeout=60) for a Firehose processor.",
+        examples=Examples(
+            compliant=(
+                stack_case(
+                    Resource(FUNCTION, "transform", {"arn": TRANSFORM_ARN, "timeout": 60}),
+                    Resource(FIREHOSE, "delivery", _processing(TRANSFORM_ARN)),
+                    subject="delivery",
+                ),
+            ),
+            non_compliant=(
+                stack_case(
+                    Resource(FUNCTION, "transform", {"arn": TRANSFORM_ARN, "timeout": 900}),
+                    Resource(FIREHOSE, "delivery", _processing(TRANSFORM_ARN)),
+                    subject="delivery",
+                ),
             ),
         ),
     )
