@@ -12,6 +12,8 @@ from components.circuit_breaker import CircuitBreakerService, CircuitBreakerServ
 from components.destined_lambda import DestinedLambda, DestinedLambdaArgs
 from components.dynamo_streamer import DynamoStreamer, DynamoStreamerArgs
 from components.eventbridge_etl import EventBridgeEtl, EventBridgeEtlArgs
+from components.image_pipeline import ImagePipeline, ImagePipelineArgs
+from components.lambda_extension import ExtensionLayer, ExtensionLayerArgs
 from components.leaderboard import Leaderboard, LeaderboardArgs
 from components.lifo_queue import LifoQueue, LifoQueueArgs
 from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
@@ -44,6 +46,10 @@ __all__ = [
     "DynamoStreamerArgs",
     "EventBridgeEtl",
     "EventBridgeEtlArgs",
+    "ExtensionLayer",
+    "ExtensionLayerArgs",
+    "ImagePipeline",
+    "ImagePipelineArgs",
     "Leaderboard",
     "LeaderboardArgs",
     "LifoQueue",

@@ -13,6 +13,8 @@ from components.core.pattern import Pattern, PatternArgs
 from components.destined_lambda import DestinedLambda, DestinedLambdaArgs
 from components.dynamo_streamer import DynamoStreamer, DynamoStreamerArgs
 from components.eventbridge_etl import EventBridgeEtl, EventBridgeEtlArgs
+from components.image_pipeline import ImagePipeline, ImagePipelineArgs
+from components.lambda_extension import ExtensionLayer, ExtensionLayerArgs
 from components.leaderboard import Leaderboard, LeaderboardArgs
 from components.lifo_queue import LifoQueue, LifoQueueArgs
 from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
@@ -171,6 +173,18 @@ CATALOG: dict[str, Entry] = {
             XRayTracer,
             XRayTracerArgs,
             "Traced fan-out: REST -> SNS -> DynamoDB, SQS, HTTP and SNS flows, a group per flow",
+        ),
+        Entry(
+            "lambda-extension",
+            ExtensionLayer,
+            ExtensionLayerArgs,
+            "Extension layer: allow-listed secrets and parameters cached on localhost",
+        ),
+        Entry(
+            "image-pipeline",
+            ImagePipeline,
+            ImagePipelineArgs,
+            "S3 upload -> EventBridge -> Step Functions: validate, resize to each size, notify",
         ),
     ]
 }

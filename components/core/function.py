@@ -70,6 +70,8 @@ class FunctionSpec:
     async_invoke: AsyncInvoke | None = None
     # Extra tags on the function only, e.g. a `wa:exempt:<RULE-ID>` exemption for it.
     tags: Mapping[str, str] = field(default_factory=dict)
+    # Layer version ARNs attached after the Powertools layer (e.g. an extension's).
+    layers: Sequence[pulumi.Input[str]] = ()
 
     def __post_init__(self) -> None:
         if not defaults.LAMBDA_MIN_MEMORY_MB <= self.memory_size <= defaults.LAMBDA_MAX_MEMORY_MB:
@@ -156,7 +158,7 @@ class LambdaFunction:
             memory_size=spec.memory_size,
             timeout=spec.timeout_s,
             reserved_concurrent_executions=spec.reserved_concurrency,
-            layers=[region.apply(settings.layer_arn)],
+            layers=[region.apply(settings.layer_arn), *spec.layers],
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode=defaults.TRACING_MODE),
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(
                 log_format=defaults.LOG_FORMAT,

@@ -4,6 +4,8 @@ The zip's bytes depend only on the files' paths and contents (sorted entries, fi
 timestamps and modes), so its hash, and the function's `sourceCodeHash`, change only
 when the code does. A `requirements.txt` in the folder is bundled for the target
 architecture with pip's `--platform` flags (binary wheels only, nothing compiled here).
+The same zips serve as layers: `build("<pattern>/<folder>", executables=[...])` zips a
+sub-folder (say, a layer's `extensions/` and code) and marks the named entries 0755.
 """
 
 from __future__ import annotations
@@ -69,24 +71,36 @@ def _entries(*roots: Path, extra_files: Sequence[Path] = ()) -> dict[str, Path]:
     return entries
 
 
-def _manifest(entries: dict[str, Path]) -> str:
-    """A digest of the entries' names and contents: equal manifests make equal zips, so a
-    zip built once is found again without compressing it anew (bundled wheels are MBs)."""
+def _manifest(entries: dict[str, Path], executables: Sequence[str] = ()) -> str:
+    """A digest of the entries' names, contents and modes: equal manifests make equal zips,
+    so a zip built once is found again without compressing it anew (bundled wheels are MBs)."""
     digest = hashlib.sha256()
     for name in sorted(entries):
         digest.update(name.encode() + b"\0" + hashlib.sha256(entries[name].read_bytes()).digest())
+        if name in executables:
+            digest.update(b"\0x")
     return digest.hexdigest()
 
 
-def zip_bytes(*roots: Path, extra_files: Sequence[Path] = ()) -> bytes:
+def _check_executables(entries: dict[str, Path], executables: Sequence[str]) -> None:
+    missing = sorted(set(executables) - set(entries))
+    if missing:
+        raise ValueError(f"executables not in the zip: {', '.join(missing)}")
+
+
+def zip_bytes(
+    *roots: Path, extra_files: Sequence[Path] = (), executables: Sequence[str] = ()
+) -> bytes:
     """The deterministic zip of every file under `roots` (later roots win on clashes), plus
-    `extra_files` at the zip root, which may not clash with anything."""
+    `extra_files` at the zip root, which may not clash with anything. Entries named in
+    `executables` (e.g. a layer's `extensions/<name>`) get mode 0755, the rest 0644."""
     entries = _entries(*roots, extra_files=extra_files)
+    _check_executables(entries, executables)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
             info = zipfile.ZipInfo(name, date_time=_EPOCH)
-            info.external_attr = 0o644 << 16
+            info.external_attr = (0o755 if name in executables else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, entries[name].read_bytes(), compresslevel=9)
     return buffer.getvalue()
@@ -116,14 +130,17 @@ def build(
     architecture: str = "arm64",
     runtime: str = "python3.13",
     shared: Sequence[str] = (),
+    executables: Sequence[str] = (),
     functions_dir: Path = FUNCTIONS_DIR,
     build_dir: Path = BUILD_DIR,
     runner: Runner = _run,
 ) -> Package:
     """Zip `functions/<pattern>/` (plus its bundled requirements) into the build cache.
 
-    `shared` names files in `functions/shared/` (e.g. `ws_sender.py`) that the zip carries
-    at its root, so handlers import them as top-level modules like their own.
+    `pattern` may name a sub-folder (`lambda_extension/layer`). `shared` names files in
+    `functions/shared/` (e.g. `ws_sender.py`) that the zip carries at its root, so handlers
+    import them as top-level modules like their own. `executables` names zip entries
+    (`extensions/config-cache`) that get mode 0755.
     """
     source = functions_dir / pattern
     if not source.is_dir():
@@ -141,15 +158,17 @@ def build(
             )
             roots.insert(0, deps)
         entries = _entries(*roots, extra_files=extra_files)
-        built = build_dir / f"{pattern}-{_manifest(entries)[:16]}.built"
+        _check_executables(entries, executables)
+        stem = pattern.replace("/", "-")
+        built = build_dir / f"{stem}-{_manifest(entries, executables)[:16]}.built"
         if built.is_file():
             zip_name, sha256 = built.read_text().split()
             if (build_dir / zip_name).is_file():
                 return Package(path=build_dir / zip_name, sha256=sha256)
-        data = zip_bytes(*roots, extra_files=extra_files)
+        data = zip_bytes(*roots, extra_files=extra_files, executables=executables)
     digest = hashlib.sha256(data).digest()
     build_dir.mkdir(parents=True, exist_ok=True)
-    path = build_dir / f"{pattern}-{digest.hex()[:16]}.zip"
+    path = build_dir / f"{stem}-{digest.hex()[:16]}.zip"
     package = Package(path=path, sha256=base64.b64encode(digest).decode())
     for target, content in ((path, data), (built, f"{path.name} {package.sha256}\n".encode())):
         if not target.exists():

@@ -27,6 +27,8 @@ from components.core.table import EPHEMERAL_TABLE_DEFAULTS, TABLE_DEFAULTS
 from components.destined_lambda import BUS_DEFAULTS, DestinedLambda, DestinedLambdaArgs
 from components.dynamo_streamer import DynamoStreamer, DynamoStreamerArgs
 from components.eventbridge_etl import EventBridgeEtl, EventBridgeEtlArgs
+from components.image_pipeline import TOPIC_DEFAULTS, ImagePipeline, ImagePipelineArgs
+from components.lambda_extension import LAYER_DEFAULTS, ExtensionLayer, ExtensionLayerArgs
 from components.leaderboard import STREAM_DEFAULTS, Leaderboard, LeaderboardArgs
 from components.lifo_queue import LifoQueue, LifoQueueArgs
 from components.progress_tracking import ProgressTrackedWorkflow, ProgressTrackedWorkflowArgs
@@ -84,6 +86,12 @@ def _function() -> aws.lambda_.Function:
         runtime="python3.13",
         handler="pricing.handler",
         code=pulumi.AssetArchive({}),
+    )
+
+
+def _layer() -> aws.lambda_.LayerVersion:
+    return aws.lambda_.LayerVersion(
+        "existing-layer", layer_name="config-cache", code=pulumi.AssetArchive({})
     )
 
 
@@ -409,6 +417,46 @@ CASES: list[Case] = [
         "table is an existing resource",
         EPHEMERAL_TABLE_DEFAULTS,
         lambda: XRayTracer("tracer", XRayTracerArgs(table=_table())),
+    ),
+    (
+        "ExtensionLayerArgs.layer",
+        "layer is an existing resource",
+        LAYER_DEFAULTS,
+        lambda: ExtensionLayer("ext", ExtensionLayerArgs(layer=_layer())),
+    ),
+    (
+        "ImagePipelineArgs.input_bucket",
+        "input_bucket is an existing resource",
+        BUCKET_DEFAULTS,
+        lambda: ImagePipeline("images", ImagePipelineArgs(input_bucket=_bucket())),
+    ),
+    (
+        "ImagePipelineArgs.output_bucket",
+        "output_bucket is an existing resource",
+        BUCKET_DEFAULTS,
+        lambda: ImagePipeline("images", ImagePipelineArgs(output_bucket=_bucket())),
+    ),
+    (
+        "ImagePipelineArgs.output_bucket (the input bucket)",
+        "output_bucket='input'",
+        ("a separate output bucket",),
+        lambda: ImagePipeline("images", ImagePipelineArgs(output_bucket="input")),
+    ),
+    (
+        "ImagePipelineArgs.success_topic",
+        "success_topic is an existing resource",
+        TOPIC_DEFAULTS,
+        lambda: ImagePipeline(
+            "images", ImagePipelineArgs(success_topic=aws.sns.Topic("existing-topic"))
+        ),
+    ),
+    (
+        "ImagePipelineArgs.error_topic",
+        "error_topic is an existing resource",
+        TOPIC_DEFAULTS,
+        lambda: ImagePipeline(
+            "images", ImagePipelineArgs(error_topic=aws.sns.Topic("existing-topic"))
+        ),
     ),
 ]
 

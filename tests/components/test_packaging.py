@@ -154,7 +154,7 @@ def test_prefetch_bundles_each_folders_requirements_once(source: Path, tmp_path:
 def test_an_unchanged_folder_is_not_zipped_again(source: Path, tmp_path: Path, monkeypatch):
     first = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
 
-    def no_zip(*roots, extra_files=()):
+    def no_zip(*roots, extra_files=(), executables=()):
         raise AssertionError("zipped again")
 
     monkeypatch.setattr(packaging, "zip_bytes", no_zip)
@@ -163,3 +163,24 @@ def test_an_unchanged_folder_is_not_zipped_again(source: Path, tmp_path: Path, m
     write(source / "demo" / "handler.py", "def handler(event, context):\n    return 2\n")
     with pytest.raises(AssertionError, match="zipped again"):
         packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+
+
+def test_named_entries_of_a_sub_folder_zip_are_executable(source: Path, tmp_path: Path):
+    write(source / "demo" / "layer" / "extensions" / "tool", "#!/bin/sh\nexec true\n")
+    write(source / "demo" / "layer" / "tool_code" / "__init__.py", "")
+    package = packaging.build(
+        "demo/layer", executables=["extensions/tool"], functions_dir=source, build_dir=tmp_path
+    )
+    assert package.path.name.startswith("demo-layer-")
+    with zipfile.ZipFile(package.path) as archive:
+        modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
+    assert modes == {"extensions/tool": 0o755, "tool_code/__init__.py": 0o644}
+    plain = packaging.build("demo/layer", functions_dir=source, build_dir=tmp_path)
+    assert plain.sha256 != package.sha256  # the mode is part of the cache key and the hash
+    with pytest.raises(ValueError, match="executables not in the zip: extensions/missing"):
+        packaging.build(
+            "demo/layer",
+            executables=["extensions/missing"],
+            functions_dir=source,
+            build_dir=tmp_path,
+        )
