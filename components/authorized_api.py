@@ -19,14 +19,14 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.function import FUNCTION_DEFAULTS, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.scope import Scope
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core import aws_context, iam, packaging
+from .core.alarms import metric_alarm
+from .core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from .core.function import FUNCTION_DEFAULTS, FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.scope import Scope
+from .core.settings import REGIONAL_WEB_ACL
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = [
     "AuthorizedApi",

@@ -19,14 +19,14 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging
-from components.core.api import RestStage, StageSpec, regional_rest_api
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
-from components.core.queue import DurableQueue, QueueSpec
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.sns_api import SnsPublishIntegration, publish_form
-from components.core.topic import TracedTopic, check_filter_policy
+from .core import defaults, iam, packaging
+from .core.api import RestStage, StageSpec, regional_rest_api
+from .core.function import FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs
+from .core.queue import DurableQueue, QueueSpec
+from .core.settings import REGIONAL_WEB_ACL
+from .core.sns_api import SnsPublishIntegration, publish_form
+from .core.topic import TracedTopic, check_filter_policy
 
 __all__ = ["DEFAULT_ROUTES", "BigFan", "BigFanArgs", "filter_combinations"]
 

@@ -25,14 +25,14 @@ from typing import ClassVar, Final, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.bucket import BUCKET_DEFAULTS, PrivateBucket
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import KMS_KEY
-from components.core.streams import ITERATOR_AGE_ALARM_S
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core import aws_context, defaults, iam, packaging
+from .core.alarms import metric_alarm
+from .core.bucket import BUCKET_DEFAULTS, PrivateBucket
+from .core.function import FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import KMS_KEY
+from .core.streams import ITERATOR_AGE_ALARM_S
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["CdcDataLake", "CdcDataLakeArgs"]
 

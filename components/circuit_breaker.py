@@ -31,15 +31,15 @@ from urllib.parse import urlsplit
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.event_route import event_bus
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.http_api import HttpEndpoint, HttpStageSpec, check_function_timeout
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core import aws_context, defaults, iam, packaging
+from .core.alarms import metric_alarm
+from .core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from .core.event_route import event_bus
+from .core.function import FunctionSpec, LambdaFunction
+from .core.http_api import HttpEndpoint, HttpStageSpec, check_function_timeout
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import REGIONAL_WEB_ACL
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["CircuitBreakerService", "CircuitBreakerServiceArgs"]
 

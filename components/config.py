@@ -41,9 +41,9 @@ import pulumi
 import pulumi.output
 import pulumi_aws as aws
 
-from components.catalog import CATALOG
-from components.core.pattern import PatternArgs
-from components.core.settings import SNS_TOPIC, Settings, tag_problems
+from .catalog import CATALOG
+from .core.pattern import PatternArgs
+from .core.settings import SNS_TOPIC, Settings, tag_problems
 
 NAMESPACE = "serverless-patterns"
 PATTERNS_KEY = f"{NAMESPACE}:patterns"

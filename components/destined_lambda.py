@@ -22,15 +22,15 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging
-from components.core.api import RestStage, StageSpec, regional_rest_api
-from components.core.dead_letter import DeadLetterQueue
-from components.core.event_route import MAX_EVENT_AGE_S, MAX_RETRY_ATTEMPTS, EventRoute, event_bus
-from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.sns_api import SnsPublishIntegration, publish_form
-from components.core.topic import TracedTopic
+from .core import defaults, iam, packaging
+from .core.api import RestStage, StageSpec, regional_rest_api
+from .core.dead_letter import DeadLetterQueue
+from .core.event_route import MAX_EVENT_AGE_S, MAX_RETRY_ATTEMPTS, EventRoute, event_bus
+from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import REGIONAL_WEB_ACL
+from .core.sns_api import SnsPublishIntegration, publish_form
+from .core.topic import TracedTopic
 
 __all__ = ["DestinedLambda", "DestinedLambdaArgs", "failure_pattern", "success_pattern"]
 

@@ -22,13 +22,13 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam, packaging, streams
-from components.core.api import RestStage, StageSpec, regional_rest_api
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core import aws_context, defaults, iam, packaging, streams
+from .core.api import RestStage, StageSpec, regional_rest_api
+from .core.function import FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import REGIONAL_WEB_ACL
+from .core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["DynamoStreamer", "DynamoStreamerArgs"]
 

@@ -21,18 +21,18 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.bucket import PrivateBucket
-from components.core.dead_letter import DeadLetterQueue
-from components.core.event_route import EventRoute, event_bus
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.keys import ServiceKey
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.queue import DurableQueue, QueueSpec
-from components.core.settings import KMS_KEY
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
-from components.core.topic import TracedTopic
+from .core import defaults, iam, packaging
+from .core.alarms import metric_alarm
+from .core.bucket import PrivateBucket
+from .core.dead_letter import DeadLetterQueue
+from .core.event_route import EventRoute, event_bus
+from .core.function import FunctionSpec, LambdaFunction
+from .core.keys import ServiceKey
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.queue import DurableQueue, QueueSpec
+from .core.settings import KMS_KEY
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core.topic import TracedTopic
 
 __all__ = ["EventBridgeEtl", "EventBridgeEtlArgs"]
 

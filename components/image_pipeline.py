@@ -29,14 +29,14 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import asl, iam, packaging
-from components.core.bucket import BUCKET_DEFAULTS, PrivateBucket
-from components.core.event_route import EventRoute
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import KMS_KEY
-from components.core.state_machine import StateMachine, WorkflowType
-from components.core.topic import TracedTopic
+from .core import asl, iam, packaging
+from .core.bucket import BUCKET_DEFAULTS, PrivateBucket
+from .core.event_route import EventRoute
+from .core.function import FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import KMS_KEY
+from .core.state_machine import StateMachine, WorkflowType
+from .core.topic import TracedTopic
 
 __all__ = ["ImagePipeline", "ImagePipelineArgs", "pipeline_definition", "upload_pattern"]
 

@@ -31,10 +31,10 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, iam, packaging
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import SECRET
+from .core import aws_context, iam, packaging
+from .core.function import FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import SECRET
 
 __all__ = ["ConsumerSpec", "ExtensionLayer", "ExtensionLayerArgs"]
 

@@ -22,17 +22,17 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from components.core import iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.schedule import ScheduleSpec, TargetSchedule
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.streams import StreamConsumer, StreamConsumerSpec
-from components.core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
-from components.core.topic import TracedTopic
+from .core import iam, packaging
+from .core.alarms import metric_alarm
+from .core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from .core.dead_letter import DeadLetterQueue
+from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.schedule import ScheduleSpec, TargetSchedule
+from .core.settings import REGIONAL_WEB_ACL
+from .core.streams import StreamConsumer, StreamConsumerSpec
+from .core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
+from .core.topic import TracedTopic
 
 __all__ = ["DownstreamSpec", "LifoQueue", "LifoQueueArgs"]
 

@@ -28,14 +28,14 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import asl, iam, packaging
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
-from components.core.state_machine import StateMachine
-from components.core.table import TableSpec, create_table
-from components.core.websocket import SHARED_MODULES, check_route
-from components.websocket_api import WebSocketApi, WebSocketApiArgs, WebSocketCore
+from .core import asl, iam, packaging
+from .core.dead_letter import DeadLetterQueue
+from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs
+from .core.state_machine import StateMachine
+from .core.table import TableSpec, create_table
+from .core.websocket import SHARED_MODULES, check_route
+from .websocket_api import WebSocketApi, WebSocketApiArgs, WebSocketCore
 
 __all__ = ["ProgressTrackedWorkflow", "ProgressTrackedWorkflowArgs", "StepSpec"]
 

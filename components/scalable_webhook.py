@@ -15,13 +15,13 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam, packaging
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.queue import DurableQueue, QueueSpec
-from components.core.settings import REGIONAL_WEB_ACL, SECRET
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core import aws_context, defaults, iam, packaging
+from .core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from .core.function import FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.queue import DurableQueue, QueueSpec
+from .core.settings import REGIONAL_WEB_ACL, SECRET
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["ScalableWebhook", "ScalableWebhookArgs", "SignatureSpec"]
 

@@ -23,17 +23,17 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import (
+from .core import defaults, iam, packaging
+from .core.alarms import metric_alarm
+from .core.dead_letter import DeadLetterQueue
+from .core.function import (
     FUNCTION_DEFAULTS,
     AsyncInvoke,
     FunctionSpec,
     LambdaFunction,
 )
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.schedule import (
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.schedule import (
     ATTEMPT_NUMBER,
     EXECUTION_ID,
     SCHEDULED_TIME,
@@ -41,8 +41,8 @@ from components.core.schedule import (
     TargetSchedule,
     invoke_statement,
 )
-from components.core.settings import KMS_KEY, SECRET
-from components.core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
+from .core.settings import KMS_KEY, SECRET
+from .core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["ScheduledJob", "ScheduledJobArgs"]
 

@@ -19,10 +19,10 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import iam, packaging
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.http_api import (
+from .core import iam, packaging
+from .core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from .core.function import FunctionSpec, LambdaFunction
+from .core.http_api import (
     HttpEndpoint,
     HttpStageSpec,
     JwtSpec,
@@ -30,9 +30,9 @@ from components.core.http_api import (
     check_function_timeout,
     route_url,
 )
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import REGIONAL_WEB_ACL
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["SimpleWebservice", "SimpleWebserviceArgs"]
 

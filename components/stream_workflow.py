@@ -17,12 +17,12 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import asl, iam, packaging, streams
-from components.core.function import FUNCTION_DEFAULTS, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.state_machine import StateMachine
-from components.core.streams import PipeSourceSpec, PipeTarget, StreamPipe
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core import asl, iam, packaging, streams
+from .core.function import FUNCTION_DEFAULTS, FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.state_machine import StateMachine
+from .core.streams import PipeSourceSpec, PipeTarget, StreamPipe
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["StepSpec", "StreamWorkflow", "StreamWorkflowArgs", "Writeback"]
 

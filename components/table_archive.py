@@ -18,13 +18,13 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging, streams
-from components.core.bucket import BUCKET_DEFAULTS, PrivateBucket, StorageTransition
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import KMS_KEY
-from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core import defaults, iam, packaging, streams
+from .core.bucket import BUCKET_DEFAULTS, PrivateBucket, StorageTransition
+from .core.function import FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.settings import KMS_KEY
+from .core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["TableArchive", "TableArchiveArgs"]
 

@@ -20,19 +20,19 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging, streams
-from components.core.alarms import metric_alarm
-from components.core.function import (
+from .core import defaults, iam, packaging, streams
+from .core.alarms import metric_alarm
+from .core.function import (
     FUNCTION_DEFAULTS,
     AsyncInvoke,
     FunctionSpec,
     LambdaFunction,
 )
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.queue import tls_only_policy
-from components.core.settings import KMS_KEY
-from components.core.streams import FailureQueue, PipeSourceSpec, PipeTarget, StreamPipe
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.queue import tls_only_policy
+from .core.settings import KMS_KEY
+from .core.streams import FailureQueue, PipeSourceSpec, PipeTarget, StreamPipe
+from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["EnrichmentSpec", "ItemType", "TableEventPipes", "TableEventPipesArgs"]
 

@@ -20,24 +20,24 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging
-from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.schedule import (
+from .core import defaults, iam, packaging
+from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.schedule import (
     SCHEDULED_TIME,
     ScheduleSpec,
     TargetSchedule,
     invoke_statement,
 )
-from components.core.scope import Scope
-from components.core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
-from components.core.table import (
+from .core.scope import Scope
+from .core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
+from .core.table import (
     EPHEMERAL_TABLE_DEFAULTS,
     TABLE_DEFAULTS,
     TableSpec,
     create_table,
 )
-from components.core.websocket import (
+from .core.websocket import (
     SHARED_MODULES,
     AuthorizerSpec,
     ConnectAuthorization,

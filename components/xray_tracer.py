@@ -21,17 +21,17 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults, iam, packaging
-from components.core.alarms import MetricRef, rate_alarm
-from components.core.api import RestStage, StageSpec, regional_rest_api
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.queue import DurableQueue, QueueSpec
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.sns_api import SnsPublishIntegration, publish_form
-from components.core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
-from components.core.topic import TracedTopic
+from .core import defaults, iam, packaging
+from .core.alarms import MetricRef, rate_alarm
+from .core.api import RestStage, StageSpec, regional_rest_api
+from .core.dead_letter import DeadLetterQueue
+from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.queue import DurableQueue, QueueSpec
+from .core.settings import REGIONAL_WEB_ACL
+from .core.sns_api import SnsPublishIntegration, publish_form
+from .core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
+from .core.topic import TracedTopic
 
 __all__ = ["FLOWS", "XRayTracer", "XRayTracerArgs"]
 

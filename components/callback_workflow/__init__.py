@@ -23,17 +23,17 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.callback_workflow.definition import WorkflowNames, WorkflowSettings, definition
-from components.core import iam, packaging
-from components.core.bucket import BUCKET_DEFAULTS, PrivateBucket
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.queue import DurableQueue, QueueSpec
-from components.core.schedule import ScheduleSpec, TargetSchedule
-from components.core.settings import check_event_bus
-from components.core.state_machine import StateMachine
-from components.core.table import TableSpec, create_table
+from ..core import iam, packaging
+from ..core.bucket import BUCKET_DEFAULTS, PrivateBucket
+from ..core.dead_letter import DeadLetterQueue
+from ..core.function import FunctionSpec, LambdaFunction
+from ..core.pattern import Pattern, PatternArgs, Safeguard
+from ..core.queue import DurableQueue, QueueSpec
+from ..core.schedule import ScheduleSpec, TargetSchedule
+from ..core.settings import check_event_bus
+from ..core.state_machine import StateMachine
+from ..core.table import TableSpec, create_table
+from .definition import WorkflowNames, WorkflowSettings, definition
 
 __all__ = ["CallbackWorkflow", "CallbackWorkflowArgs", "JobAdapterSpec"]
 

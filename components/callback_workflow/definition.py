@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import pulumi
 
-from components.core import asl
+from ..core import asl
 
 WATERMARK = "watermark"
 EPOCH = "1970-01-01T00:00:00Z"

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults
-from components.core.scope import Scope
+from . import aws_context, defaults
+from .scope import Scope
 
 
 def metric_alarm(

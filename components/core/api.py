@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam
-from components.core.function import LambdaFunction
-from components.core.scope import Scope
+from . import aws_context, defaults, iam
+from .function import LambdaFunction
+from .scope import Scope
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.core.scope import Scope
+from .scope import Scope
 
 NONCURRENT_VERSION_DAYS = 30
 # What `PrivateBucket` hardens, as a warning lists it when a pattern is given a bucket instead.

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults
-from components.core.alarms import metric_alarm
-from components.core.queue import sender_policy_output
-from components.core.scope import Scope
+from . import defaults
+from .alarms import metric_alarm
+from .queue import sender_policy_output
+from .scope import Scope
 
 
 class DeadLetterQueue:

@@ -17,9 +17,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults
-from components.core.dead_letter import DeadLetterQueue
-from components.core.scope import Scope
+from . import defaults
+from .dead_letter import DeadLetterQueue
+from .scope import Scope
 
 MAX_RETRY_ATTEMPTS = 185  # EventBridge's limits for a target's retry policy
 MAX_EVENT_AGE_S = 86400

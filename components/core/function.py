@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam
-from components.core.alarms import metric_alarm
-from components.core.packaging import Package
-from components.core.scope import Scope
+from . import aws_context, defaults, iam
+from .alarms import metric_alarm
+from .packaging import Package
+from .scope import Scope
 
 # What `LambdaFunction` hardens, as a warning lists it when a pattern is given a function.
 FUNCTION_DEFAULTS = (

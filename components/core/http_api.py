@@ -19,9 +19,9 @@ from typing import Final, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import defaults
-from components.core.function import LambdaFunction
-from components.core.scope import Scope
+from . import defaults
+from .function import LambdaFunction
+from .scope import Scope
 
 # An HTTP API integration gives up after 30 s (the maximum); REST and WebSocket after 29 s.
 # Functions behind either stay under 29 s, so a route can move between the two unchanged.

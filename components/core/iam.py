@@ -22,8 +22,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context
-from components.core.scope import Scope
+from . import aws_context
+from .scope import Scope
 
 XRAY_WRITE_POLICY = "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess"
 # Actions with no resource-level permissions that the library grants, each on "*" alone.

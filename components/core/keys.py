@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pulumi_aws as aws
 
-from components.core import aws_context
-from components.core.scope import Scope
+from . import aws_context
+from .scope import Scope
 
 DELETION_WINDOW_DAYS = 30
 

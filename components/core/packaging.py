@@ -6,6 +6,11 @@ when the code does. A `requirements.txt` in the folder is bundled for the target
 architecture with pip's `--platform` flags (binary wheels only, nothing compiled here).
 The same zips serve as layers: `build("<pattern>/<folder>", executables=[...])` zips a
 sub-folder (say, a layer's `extensions/` and code) and marks the named entries 0755.
+
+The zips and bundled requirements are cached in a build directory (`build_directory()`):
+`$SERVERLESS_PATTERNS_BUILD_DIR` when set; else `.build/` of this repository in a checkout;
+else, in an installed package, `.build/` of the current directory, the user's program (the
+Pulumi CLI runs a program in its own directory), never the installed package itself.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -24,16 +30,28 @@ from pathlib import Path
 
 import pulumi
 
+# The repository in a checkout; the `serverless_patterns` package when installed, which
+# carries functions/ (and policies/) as package data at the same places.
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 SHARED = "shared"  # functions/shared/: modules several patterns' zips include
-BUILD_DIR = ROOT / ".build"
+BUILD_DIR_ENV = "SERVERLESS_PATTERNS_BUILD_DIR"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
 _EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 _PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 
 Runner = Callable[[Sequence[str]], None]
+
+
+def build_directory() -> Path:
+    """Where zips and bundled requirements are cached (see the module's docstring)."""
+    configured = os.environ.get(BUILD_DIR_ENV)
+    if configured:
+        return Path(configured).absolute()
+    if (ROOT / "Pulumi.yaml").is_file():  # a checkout: the repository's own program
+        return ROOT / ".build"
+    return Path.cwd() / ".build"
 
 
 @dataclass(frozen=True)
@@ -132,7 +150,7 @@ def build(
     shared: Sequence[str] = (),
     executables: Sequence[str] = (),
     functions_dir: Path = FUNCTIONS_DIR,
-    build_dir: Path = BUILD_DIR,
+    build_dir: Path | None = None,
     runner: Runner = _run,
 ) -> Package:
     """Zip `functions/<pattern>/` (plus its bundled requirements) into the build cache.
@@ -140,8 +158,10 @@ def build(
     `pattern` may name a sub-folder (`lambda_extension/layer`). `shared` names files in
     `functions/shared/` (e.g. `ws_sender.py`) that the zip carries at its root, so handlers
     import them as top-level modules like their own. `executables` names zip entries
-    (`extensions/config-cache`) that get mode 0755.
+    (`extensions/config-cache`) that get mode 0755. `build_dir` defaults to
+    `build_directory()`.
     """
+    build_dir = build_dir or build_directory()
     source = functions_dir / pattern
     if not source.is_dir():
         raise ValueError(f"no Lambda source folder {source}")
@@ -205,12 +225,13 @@ def prefetch(
     architecture: str = "arm64",
     runtime: str = "python3.13",
     functions_dir: Path = FUNCTIONS_DIR,
-    build_dir: Path = BUILD_DIR,
+    build_dir: Path | None = None,
     runner: Runner = _run,
 ) -> list[Path]:
     """Bundle every `functions/*/requirements.txt` into the build cache now (`make setup`
     does, where the registry is expected to be reached), so previews and tests that build
     the packages later find them there and never download anything."""
+    build_dir = build_dir or build_directory()
     cached = []
     for requirements in sorted(functions_dir.glob("*/requirements.txt")):
         with tempfile.TemporaryDirectory() as scratch:
@@ -225,4 +246,4 @@ def prefetch(
 def main() -> None:
     """`make setup`'s step: bundle every function's requirements, one line per folder."""
     for folder in prefetch():
-        print(f"bundled Lambda requirements: {folder.relative_to(ROOT)}")
+        print(f"bundled Lambda requirements: {os.path.relpath(folder)}")

@@ -10,8 +10,8 @@ from typing import Any, ClassVar, Final
 
 import pulumi
 
-from components.core.scope import Scope
-from components.core.settings import Settings
+from .scope import Scope
+from .settings import Settings
 
 PACKAGE = "serverless-patterns"
 EXISTING: Final = object()  # `Safeguard.off`: the argument holds an existing resource

@@ -15,9 +15,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults
-from components.core.alarms import metric_alarm
-from components.core.scope import Scope
+from . import aws_context, defaults
+from .alarms import metric_alarm
+from .scope import Scope
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,9 +27,9 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, iam
-from components.core.dead_letter import DeadLetterQueue
-from components.core.scope import Scope
+from . import aws_context, iam
+from .dead_letter import DeadLetterQueue
+from .scope import Scope
 
 MAX_RETRY_ATTEMPTS = 185
 MIN_EVENT_AGE_S = 60

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.core.naming import physical_name
-from components.core.settings import Settings
+from .naming import physical_name
+from .settings import Settings
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Literal
 
 import pulumi
 
-from components.core import defaults
+from . import defaults
 
 Environment = Literal["dev", "prod"]
 Architecture = Literal["arm64", "x86_64"]

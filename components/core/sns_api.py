@@ -15,8 +15,8 @@ from urllib.parse import quote
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, iam
-from components.core.scope import Scope
+from . import aws_context, iam
+from .scope import Scope
 
 PUBLISHED_TEMPLATE = json.dumps(
     {"messageId": "$input.path('$.PublishResponse.PublishResult.MessageId')"}

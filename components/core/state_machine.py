@@ -29,9 +29,9 @@ from typing import Any, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, iam
-from components.core.alarms import metric_alarm
-from components.core.scope import Scope
+from . import aws_context, iam
+from .alarms import metric_alarm
+from .scope import Scope
 
 WorkflowType = Literal["STANDARD", "EXPRESS"]
 LogLevel = Literal["ALL", "ERROR", "FATAL"]

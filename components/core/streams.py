@@ -35,11 +35,11 @@ from typing import Any, Final, Literal, TypeAlias
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, iam
-from components.core.alarms import metric_alarm
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import LambdaFunction
-from components.core.scope import Scope
+from . import aws_context, iam
+from .alarms import metric_alarm
+from .dead_letter import DeadLetterQueue
+from .function import LambdaFunction
+from .scope import Scope
 
 MAX_STREAM_READERS: Final = 2
 EVENT_NAMES: Final = ("INSERT", "MODIFY", "REMOVE")

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 import pulumi_aws as aws
 
-from components.core import defaults
-from components.core.scope import Scope
+from . import defaults
+from .scope import Scope
 
 KEY_TYPES = ("S", "N", "B")
 # What `create_table` hardens, as a warning lists it when a pattern is given a table instead.

@@ -26,12 +26,12 @@ import pulumi
 import pulumi_aws as aws
 from pulumi.runtime import settings
 
-from components.core import aws_context
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import LambdaFunction
-from components.core.naming import physical_name
-from components.core.queue import DurableQueue
-from components.core.scope import Scope
+from . import aws_context
+from .dead_letter import DeadLetterQueue
+from .function import LambdaFunction
+from .naming import physical_name
+from .queue import DurableQueue
+from .scope import Scope
 
 SNS_MANAGED_KEY = "alias/aws/sns"
 SNS_TRACING = "sns-active-tracing"  # the stack's X-Ray resource policy for SNS

@@ -21,10 +21,10 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import aws_context, defaults, iam
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.scope import Scope
-from components.core.table import TableSpec, create_table
+from . import aws_context, defaults, iam
+from .function import FunctionSpec, LambdaFunction
+from .scope import Scope
+from .table import TableSpec, create_table
 
 SHARED_MODULES = ("ddb_json.py", "ws_registry.py", "ws_sender.py")
 BY_USER_INDEX = "byUser"

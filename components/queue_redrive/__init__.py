@@ -19,17 +19,17 @@ from typing import ClassVar
 import pulumi
 import pulumi_aws as aws
 
-from components.core import iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs
-from components.core.queue import DurableQueue, QueueSpec
-from components.core.schedule import ScheduleSpec, TargetSchedule, validate_expression
-from components.core.scope import Scope
-from components.core.settings import KMS_KEY, check_event_bus
-from components.core.state_machine import StateMachine
-from components.queue_redrive.definition import RUNTIME_TARGETS, definition
+from ..core import iam, packaging
+from ..core.alarms import metric_alarm
+from ..core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from ..core.function import FunctionSpec, LambdaFunction
+from ..core.pattern import Pattern, PatternArgs
+from ..core.queue import DurableQueue, QueueSpec
+from ..core.schedule import ScheduleSpec, TargetSchedule, validate_expression
+from ..core.scope import Scope
+from ..core.settings import KMS_KEY, check_event_bus
+from ..core.state_machine import StateMachine
+from .definition import RUNTIME_TARGETS, definition
 
 __all__ = ["QueueRedrive", "QueueRedriveArgs", "RedriveTarget"]
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pulumi
 
-from components.core import asl
+from ..core import asl
 
 COMPLETED_DETAIL_TYPE = "RedriveCompleted"
 FAILED_DETAIL_TYPE = "RedriveFailed"

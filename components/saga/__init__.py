@@ -17,22 +17,22 @@ from typing import Any, ClassVar, Protocol
 import pulumi
 import pulumi_aws as aws
 
-from components.core import iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.function import FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.settings import check_event_bus
-from components.core.state_machine import StateMachine
-from components.core.table import TABLE_DEFAULTS, TableSpec, create_table
-from components.saga.builder import (
+from ..core import iam, packaging
+from ..core.alarms import metric_alarm
+from ..core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from ..core.function import FunctionSpec, LambdaFunction
+from ..core.pattern import Pattern, PatternArgs, Safeguard
+from ..core.settings import check_event_bus
+from ..core.state_machine import StateMachine
+from ..core.table import TABLE_DEFAULTS, TableSpec, create_table
+from .builder import (
     STUCK_DETAIL_TYPE,
     Action,
     Announcement,
     Step,
     build_definition,
 )
-from components.saga.trip import trip_steps
+from .trip import trip_steps
 
 __all__ = ["Action", "Saga", "SagaArgs", "SagaTable", "Step", "StepsFactory"]
 

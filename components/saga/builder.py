@@ -27,7 +27,7 @@ from typing import Any
 
 import pulumi
 
-from components.core import asl
+from ..core import asl
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 STUCK_DETAIL_TYPE = "SagaCompensationFailed"

@@ -19,8 +19,8 @@ from typing import Any
 
 import pulumi
 
-from components.core import asl
-from components.saga.builder import Action, Step
+from ..core import asl
+from .builder import Action, Step
 
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
 # `refund` finds the trip paid with another amount or currency: not this execution's payment.

@@ -27,24 +27,24 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.core import iam, packaging
-from components.core.alarms import metric_alarm
-from components.core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
-from components.core.dead_letter import DeadLetterQueue
-from components.core.function import AsyncInvoke, FunctionSpec, LambdaFunction
-from components.core.pattern import Pattern, PatternArgs, Safeguard
-from components.core.schedule import ScheduleSpec, TargetSchedule, validate_expression
-from components.core.settings import REGIONAL_WEB_ACL
-from components.core.streams import StreamConsumer, StreamConsumerSpec
-from components.core.table import (
+from ..core import iam, packaging
+from ..core.alarms import metric_alarm
+from ..core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from ..core.dead_letter import DeadLetterQueue
+from ..core.function import AsyncInvoke, FunctionSpec, LambdaFunction
+from ..core.pattern import Pattern, PatternArgs, Safeguard
+from ..core.schedule import ScheduleSpec, TargetSchedule, validate_expression
+from ..core.settings import REGIONAL_WEB_ACL
+from ..core.streams import StreamConsumer, StreamConsumerSpec
+from ..core.table import (
     EPHEMERAL_TABLE_DEFAULTS,
     TABLE_DEFAULTS,
     TableSpec,
     create_table,
 )
-from components.core.websocket import SHARED_MODULES, AuthorizerSpec
-from components.waiting_room.zones import ZoneSpec
-from components.websocket_api import WebSocketApi, WebSocketApiArgs, WebSocketCore
+from ..core.websocket import SHARED_MODULES, AuthorizerSpec
+from ..websocket_api import WebSocketApi, WebSocketApiArgs, WebSocketCore
+from .zones import ZoneSpec
 
 __all__ = ["WaitingRoom", "WaitingRoomArgs", "ZoneSpec"]
 

@@ -184,3 +184,21 @@ def test_named_entries_of_a_sub_folder_zip_are_executable(source: Path, tmp_path
             functions_dir=source,
             build_dir=tmp_path,
         )
+
+
+def test_the_build_directory_is_the_checkouts_the_programs_or_the_configured_one(
+    source: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.delenv(packaging.BUILD_DIR_ENV, raising=False)
+    assert packaging.build_directory() == packaging.ROOT / ".build"  # a checkout
+    installed = tmp_path / "site-packages" / "serverless_patterns"
+    installed.mkdir(parents=True)
+    program = tmp_path / "program"
+    program.mkdir()
+    monkeypatch.setattr(packaging, "ROOT", installed)
+    monkeypatch.chdir(program)
+    assert packaging.build_directory() == program / ".build"  # never the installed package
+    assert packaging.build("demo", functions_dir=source).path.parent == program / ".build"
+    monkeypatch.setenv(packaging.BUILD_DIR_ENV, "cache")
+    assert packaging.build_directory() == program / "cache"
+    assert packaging.build("demo", functions_dir=source).path.parent == program / "cache"
