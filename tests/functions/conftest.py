@@ -22,6 +22,7 @@ from typing import Any
 
 import aws_xray_sdk.core  # noqa: F401  (see below)
 import pytest
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities import parameters
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,6 +60,12 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # Unique per test: Powertools reuses the stdlib logger of a service name, and with it a
     # handler bound to the stdout of whichever test created it first (closed by capsys).
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", f"patterns-test-{uuid.uuid4().hex[:8]}")
+    # Powertools shares metrics and default dimensions between every Metrics instance of the
+    # process: in Lambda a process holds one function, here it holds them all, so a handler's
+    # module-level `set_default_dimensions(route=...)` would reach the next test's handler.
+    shared = Metrics()
+    shared.clear_metrics()
+    shared.clear_default_dimensions()
 
 
 def _is_from(module: ModuleType, folder: Path) -> bool:
