@@ -7,13 +7,24 @@ ConfigureStack, GetAnalyzerInfo, Configure with the stack's profile, one Analyze
 resource with provider-checked inputs, and one AnalyzeStack with the outputs. With
 `preview=True` every computed output is unknown, as in a first `pulumi preview`.
 
+The offline gate sends those same requests to the pack's analyzer servicer loaded in this
+process (`in_process_pack`: the pack's `__main__.py` run as the engine runs it, the servicer
+its `PolicyPack` would serve kept instead of served), which saves a second interpreter, the
+pack's start-up and the transport; `policy_pack()` starts the pack as a process and talks
+gRPC, as the engine does (set PREVIEW_PACK_PROCESS=1 to make the gate use it).
+tests/e2e/test_gate_paths.py checks both give the same findings.
+
 Findings are kept in a stable order (rule id, URN, message), so the JSON and SARIF made
 from one input are the same bytes on every run.
 """
 
 from __future__ import annotations
 
+import gc
+import inspect
 import json
+import os
+import runpy
 import subprocess
 import sys
 import threading
@@ -40,6 +51,7 @@ LIBRARY_TYPE = "serverless-patterns:"  # type tokens of this library's component
 CRASHED = ": could not evaluate: "  # the pack's text for a rule that raised (it fails closed)
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's unknown-string sentinel
 IN_FLIGHT = 32  # Analyze calls outstanding at once
+PACK_PROCESS_ENV = "PREVIEW_PACK_PROCESS"  # "1": the gate starts the pack and talks gRPC
 _LEVELS = {
     analyzer_pb2.ADVISORY: "advisory",
     analyzer_pb2.MANDATORY: "mandatory",
@@ -284,43 +296,31 @@ class _Views:
             self.outputs[r.urn] = outputs
 
 
-def _options(registration: Registration) -> analyzer_pb2.AnalyzerResourceOptions:
-    return analyzer_pb2.AnalyzerResourceOptions(parent=registration.parent or "")
-
-
 def analyze_requests(
     plan: Plan, preview: bool = False
 ) -> tuple[list[analyzer_pb2.AnalyzeRequest], analyzer_pb2.AnalyzeStackRequest]:
     """The engine's Analyze requests (one per resource) and its AnalyzeStack request."""
     views = _Views(plan, preview)
-    requests = [
-        analyzer_pb2.AnalyzeRequest(
-            type=r.type,
-            properties=_struct(views.inputs[r.urn]),
-            urn=r.urn,
-            name=r.name,
-            options=_options(r),
+    requests = []
+    # Each message is filled in place: passing a built Struct to a constructor copies it.
+    for r in plan.registrations:
+        request = analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name)
+        request.options.SetInParent()
+        request.options.parent = r.parent or ""
+        request.properties.SetInParent()
+        request.properties.update(views.inputs[r.urn])
+        requests.append(request)
+    stack = analyzer_pb2.AnalyzeStackRequest()
+    for r in plan.registrations:
+        resource = stack.resources.add(
+            type=r.type, urn=r.urn, name=r.name, parent=r.parent or "", dependencies=r.dependencies
         )
-        for r in plan.registrations
-    ]
-    stack = analyzer_pb2.AnalyzeStackRequest(
-        resources=[
-            analyzer_pb2.AnalyzerResource(
-                type=r.type,
-                properties=_struct(views.outputs[r.urn]),
-                urn=r.urn,
-                name=r.name,
-                options=_options(r),
-                parent=r.parent or "",
-                dependencies=r.dependencies,
-                propertyDependencies={
-                    k: analyzer_pb2.AnalyzerPropertyDependencies(urns=v)
-                    for k, v in r.property_dependencies.items()
-                },
-            )
-            for r in plan.registrations
-        ]
-    )
+        resource.options.SetInParent()
+        resource.options.parent = r.parent or ""
+        resource.properties.SetInParent()
+        resource.properties.update(views.outputs[r.urn])
+        for key, urns in r.property_dependencies.items():
+            resource.propertyDependencies[key].urns.extend(urns)
     return requests, stack
 
 
@@ -356,6 +356,113 @@ def policy_pack(directory: Path = POLICIES_DIR) -> Iterator[analyzer_pb2_grpc.An
             process.kill()
 
 
+class _Unimplemented(grpc.RpcError):
+    """What a gRPC client sees when the servicer leaves a method unimplemented."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNIMPLEMENTED
+
+
+class _Context:
+    """The little of `grpc.ServicerContext` a servicer uses: the status it sets."""
+
+    def __init__(self) -> None:
+        self.status: grpc.StatusCode | None = None
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self.status = code
+
+    def set_details(self, _details: str) -> None:
+        pass
+
+
+class _Done:
+    """A call's result, already there (the in-process analyzer answers at once)."""
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def result(self) -> Any:
+        return self._value
+
+
+class _Method:
+    """One analyzer method called in process, with a stub method's call and `future`."""
+
+    def __init__(self, servicer: Any, name: str) -> None:
+        self._servicer, self._name = servicer, name
+
+    def __call__(self, request: Any) -> Any:
+        context = _Context()
+        try:
+            return getattr(self._servicer, self._name)(request, context)
+        except NotImplementedError:
+            if context.status == grpc.StatusCode.UNIMPLEMENTED:
+                raise _Unimplemented(f"{self._name} is not implemented") from None
+            raise
+
+    def future(self, request: Any) -> _Done:
+        return _Done(self(request))
+
+
+class InProcessAnalyzer:
+    """An `AnalyzerStub` look-alike calling the pack's servicer in this process: the same
+    request and response messages as over gRPC, without the transport."""
+
+    def __init__(self, servicer: Any) -> None:
+        self.servicer = servicer
+        self.Handshake = _Method(servicer, "Handshake")
+        self.ConfigureStack = _Method(servicer, "ConfigureStack")
+        self.GetAnalyzerInfo = _Method(servicer, "GetAnalyzerInfo")
+        self.Configure = _Method(servicer, "Configure")
+        self.Analyze = _Method(servicer, "Analyze")
+        self.AnalyzeStack = _Method(servicer, "AnalyzeStack")
+
+
+Analyzer = analyzer_pb2_grpc.AnalyzerStub | InProcessAnalyzer  # either way to the pack
+
+
+_IN_PROCESS: dict[Path, InProcessAnalyzer] = {}
+
+
+def in_process_pack(directory: Path = POLICIES_DIR) -> InProcessAnalyzer:
+    """The pack in `directory` loaded into this process, once: its `__main__.py` is run as
+    `python -m pulumi.policy` runs it (the directory importable), and the analyzer servicer
+    its `PolicyPack(...)` would serve, built with the same arguments, is kept instead of
+    served (the constructor never returns)."""
+    directory = directory.resolve()
+    if directory in _IN_PROCESS:
+        return _IN_PROCESS[directory]
+    import pulumi_policy
+    from pulumi_policy import policy as sdk
+
+    captured: list[inspect.BoundArguments] = []
+    signature = inspect.signature(sdk.PolicyPack.__init__)
+
+    def keep(*args: Any, **kwargs: Any) -> None:
+        captured.append(signature.bind(None, *args, **kwargs))
+
+    if str(directory) not in sys.path:  # runpy adds it only while the pack's main runs; the
+        sys.path.append(str(directory))  # pack's later imports need it too (last: no shadowing)
+    served = pulumi_policy.PolicyPack
+    pulumi_policy.PolicyPack = keep  # type: ignore[assignment,misc]
+    try:
+        runpy.run_path(str(directory), run_name="__main__")
+    finally:
+        pulumi_policy.PolicyPack = served  # type: ignore[misc]
+    if len(captured) != 1:
+        raise RuntimeError(f"the policy pack in {directory} made {len(captured)} PolicyPacks")
+    captured[0].apply_defaults()
+    arguments = dict(captured[0].arguments)
+    arguments.pop("self")
+    level = arguments.pop("enforcement_level") or sdk.EnforcementLevel.ADVISORY
+    name, policies = arguments.pop("name"), arguments.pop("policies")
+    # The SDK's servicer class as the pack left it (a pack may install its own).
+    servicer = sdk._PolicyAnalyzerServicer(name, "0.0.1", policies, level, **arguments)
+    _IN_PROCESS[directory] = InProcessAnalyzer(servicer)
+    return _IN_PROCESS[directory]
+
+
 def config_problems(policy: analyzer_pb2.PolicyInfo, properties: Mapping[str, Any]) -> list[str]:
     """What is wrong with one policy's config under the schema the pack announces for it, as
     the engine checks it (an object of the schema's properties and required keys, defaults
@@ -385,7 +492,7 @@ def config_problems(policy: analyzer_pb2.PolicyInfo, properties: Mapping[str, An
 
 
 def configure(
-    stub: analyzer_pb2_grpc.AnalyzerStub,
+    stub: Analyzer,
     info: analyzer_pb2.AnalyzerInfo,
     profile: Mapping[str, Any] | None,
 ) -> None:
@@ -424,12 +531,32 @@ def run(
     *,
     profile: Mapping[str, Any] | None = None,
     preview: bool = False,
-    stub: analyzer_pb2_grpc.AnalyzerStub | None = None,
+    stub: Analyzer | None = None,
 ) -> Report:
-    """Run `plan` through the pack (a new pack process unless `stub` is given)."""
+    """Run `plan` through the pack: `stub`'s, else the pack loaded in this process (a new
+    pack process talking gRPC when PREVIEW_PACK_PROCESS=1)."""
     if stub is None:
-        with policy_pack() as started:
-            return run(plan, profile=profile, preview=preview, stub=started)
+        if os.environ.get(PACK_PROCESS_ENV) == "1":
+            with policy_pack() as started:
+                return run(plan, profile=profile, preview=preview, stub=started)
+        stub = in_process_pack()
+    # The requests and findings are many long-lived objects and no cycles: the collector's
+    # passes over the plan-sized heap would find nothing, at a cost growing with the stack.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(stub, plan, profile, preview)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run(
+    stub: Analyzer,
+    plan: Plan,
+    profile: Mapping[str, Any] | None,
+    preview: bool,
+) -> Report:
     try:
         stub.Handshake(
             analyzer_pb2.AnalyzerHandshakeRequest(
@@ -546,9 +673,11 @@ def sarif(report: Report, stack_file: str, docs_url: str | None = None) -> dict[
     }
 
 
-def owner_label(plan: Plan, urn: str) -> str:
-    """`<component type> "<name>"` of the resource's owning component, or `stack`."""
-    by_urn = {r.urn: r for r in plan.registrations}
+def owner_label(plan: Plan, urn: str, by_urn: dict[str, Registration] | None = None) -> str:
+    """`<component type> "<name>"` of the resource's owning component, or `stack`
+    (`by_urn`: the plan's registrations by URN, when the caller has them)."""
+    if by_urn is None:
+        by_urn = {r.urn: r for r in plan.registrations}
     current = by_urn.get(urn)
     while current is not None and current.parent in by_urn:
         parent = by_urn[current.parent]
@@ -561,8 +690,9 @@ def owner_label(plan: Plan, urn: str) -> str:
 def render(plan: Plan, report: Report, profile: str | None = None) -> str:
     """Findings grouped by component, mandatory first, then a summary line."""
     groups: dict[str, list[Finding]] = {}
+    by_urn = {r.urn: r for r in plan.registrations}
     for finding in report.findings:
-        groups.setdefault(owner_label(plan, finding.urn), []).append(finding)
+        groups.setdefault(owner_label(plan, finding.urn, by_urn), []).append(finding)
     profiled = f", profile {profile}" if profile else ""
     lines = [f"Policies ({report.pack}@v{report.version}{profiled}):"]
     if not report.findings:

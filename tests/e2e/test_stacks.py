@@ -126,7 +126,8 @@ def test_cli_prints_the_plan_and_writes_json_and_diagram(tmp_path):
     assert f"+ {count} to create" in run.stdout
     first = document["resources"][0]
     assert set(first) == {
-        "urn", "type", "name", "parent", "inputs", "dependencies", "propertyDependencies"
+        "urn", "type", "name", "parent", "inputs", "dependencies", "propertyDependencies",
+        "custom", "id", "outputs",
     }  # fmt: skip
     # The webhook's SQS mapping by name: registration order across patterns is not fixed, and
     # stream mappings depend on their on-failure queue as well.

@@ -8,6 +8,7 @@ action, the resource types it accepts; an empty list means the action accepts on
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -68,28 +69,71 @@ def accepts(action: str) -> Accepts | None:
 def globs_intersect(left: str, right: str) -> bool:
     """Whether some string matches both IAM-style patterns (`*` any run, `?` one char)."""
     a, b = _squash(left), _squash(right)
-    seen: set[tuple[int, int]] = set()
-    stack = [(0, 0)]
-    while stack:
-        i, j = stack.pop()
-        if (i, j) in seen:
+    # Single-character tokens before the first `*` (and after the last) of either pattern
+    # pair up one to one, so they must agree and can be set aside; most grants end here.
+    head = 0
+    while head < len(a) and head < len(b) and a[head] != "*" and b[head] != "*":
+        if a[head] != b[head] and a[head] != "?" and b[head] != "?":
+            return False
+        head += 1
+    tail = 0
+    while (
+        tail < len(a) - head
+        and tail < len(b) - head
+        and a[-1 - tail] != "*"
+        and b[-1 - tail] != "*"
+    ):
+        if a[-1 - tail] != b[-1 - tail] and "?" not in (a[-1 - tail], b[-1 - tail]):
+            return False
+        tail += 1
+    a, b = a[head : len(a) - tail], b[head : len(b) - tail]
+    if not (_WILD & set(a)):
+        return _glob(b).fullmatch(a) is not None
+    if not (_WILD & set(b)):
+        return _glob(a).fullmatch(b) is not None
+    return _search(a, b)
+
+
+_WILD = frozenset("*?")
+
+
+@cache
+def _glob(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.DOTALL
+    )
+
+
+def _search(a: str, b: str) -> bool:
+    """Whether two squashed patterns intersect: the positions of `b` reachable after each
+    token of `a`, as the bits of one integer (bit j: `b[:j]` consumed)."""
+    everything = (1 << (len(b) + 1)) - 1
+    stars = singles = anyone = 0
+    by_char: dict[str, int] = {}
+    for j, c in enumerate(b):
+        if c == "*":
+            stars |= 1 << j
             continue
-        seen.add((i, j))
-        if i == len(a) and j == len(b):
-            return True
-        if i < len(a) and a[i] == "*":
-            stack.append((i + 1, j))  # the star matches nothing more
-            if j < len(b):
-                stack.append((i, j + 1))  # the star eats b's next token
+        singles |= 1 << j
+        if c == "?":
+            anyone |= 1 << j
+        else:
+            by_char[c] = by_char.get(c, 0) | 1 << j
+    reach = _closure(1, stars)
+    for token in a:
+        if token == "*":
+            reach = -(reach & -reach) & everything  # the lowest position and every later one
             continue
-        if j < len(b) and b[j] == "*":
-            stack.append((i, j + 1))
-            if i < len(a):
-                stack.append((i + 1, j))
-            continue
-        if i < len(a) and j < len(b) and (a[i] == b[j] or "?" in (a[i], b[j])):
-            stack.append((i + 1, j + 1))
-    return False
+        fits = singles if token == "?" else by_char.get(token, 0) | anyone
+        reach = _closure((reach & stars) | ((reach & fits) << 1), stars)
+        if not reach:
+            return False
+    return bool(reach >> len(b) & 1)
+
+
+def _closure(reach: int, stars: int) -> int:
+    """Positions reachable by letting a `*` of `b` match nothing (stars never adjoin)."""
+    return reach | ((reach & stars) << 1)
 
 
 def _squash(pattern: str) -> str:

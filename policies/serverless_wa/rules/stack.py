@@ -197,6 +197,16 @@ def _group_name(value: str) -> str:
     return value.removesuffix(":*")
 
 
+def _group_names(graph: Graph) -> set[str]:
+    """The known names of the stack's log groups, built once per graph."""
+    names = (g.get("name") for g in graph.of_type(LOG_GROUP))
+    return {name for name in names if isinstance(name, str)}
+
+
+def _in_stack(graph: Graph, name: str) -> bool:
+    return name in graph.memo("log-group-names", _group_names)
+
+
 def _managed(graph: Graph, node: Node, prop: str, value: Any, external: set[str]) -> bool | None:
     """Whether a destination resolves to a LogGroup in the stack; None when unknowable."""
     if graph.refs(node, prop, (LOG_GROUP,)):
@@ -206,7 +216,7 @@ def _managed(graph: Graph, node: Node, prop: str, value: Any, external: set[str]
     if not isinstance(value, str):
         return None
     name = _group_name(value)
-    return name in external or any(g.get("name") == name for g in graph.of_type(LOG_GROUP))
+    return name in external or _in_stack(graph, name)
 
 
 def _log_destinations_managed(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
@@ -228,9 +238,7 @@ def _log_destinations_managed(graph: Graph, config: dict[str, Any]) -> Iterator[
         if not (isinstance(api, str) and isinstance(stage, str)):
             continue
         name = f"API-Gateway-Execution-Logs_{api}/{stage}"
-        if name not in external and not any(
-            g.get("name") == name for g in graph.of_type(LOG_GROUP)
-        ):
+        if name not in external and not _in_stack(graph, name):
             yield Finding(f"execution logs go to {name}, which never expires", urn=settings.urn)
     for api in graph.of_type(GRAPHQL_API):
         level = api.get("logConfig.fieldLogLevel")
@@ -238,9 +246,7 @@ def _log_destinations_managed(graph: Graph, config: dict[str, Any]) -> Iterator[
         if level in (ABSENT, UNKNOWN, "NONE") or not isinstance(api_id, str):
             continue
         name = f"/aws/appsync/apis/{api_id}"
-        if name not in external and not any(
-            g.get("name") == name for g in graph.of_type(LOG_GROUP)
-        ):
+        if name not in external and not _in_stack(graph, name):
             yield Finding(f"logs to {name}, which never expires", urn=api.urn)
 
 
