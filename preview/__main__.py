@@ -23,7 +23,6 @@ from pathlib import Path
 
 import yaml
 
-from components.config import ConfigError
 from preview import engine, gate, render
 
 
@@ -78,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         except gate.ProfileError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+
+    from components.config import ConfigError  # the program's library; --plan needs none
 
     try:
         plan = engine.run_main(stack, path=options.stack_file, preview=options.preview)

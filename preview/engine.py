@@ -21,9 +21,12 @@ from pulumi.runtime.proto import engine_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.config import REGION_KEY
-from preview import stack_files
 from preview.cloud import DEFAULT_REGION, SimulatedCloud
+
+# Running a program needs the library (`components.config` validates the stack config, about
+# 0.4 s of imports with pulumi_aws); gating a saved plan (`--plan`) needs none of it, so the
+# functions that run programs import it when called.
+REGION_KEY = "aws:region"
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -281,6 +284,8 @@ def load_stack_config(path: Path, root: Path = ROOT) -> dict[str, str]:
     Raises a `ConfigError` naming the file, and the line, of every problem: the file's own
     (not a stack file, duplicate keys) and the config's (`components.config.parse`).
     """
+    from preview import stack_files
+
     stack = stack_files.load(path, project_name(root))
     stack.check()
     return stack.config
@@ -336,6 +341,8 @@ def run_main(
     path = path or stack_file(stack, root)
     config = load_stack_config(path, root)
     if REGION_KEY not in config:
+        from preview import stack_files
+
         print(
             f"note: {stack_files.shown(path)} sets no {REGION_KEY}; previewing in "
             f"{DEFAULT_REGION}, the simulated cloud's default",
