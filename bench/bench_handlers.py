@@ -1,7 +1,9 @@
 """Cold import of each handler module in a fresh process, against importing boto3 alone.
 
 Each handler is imported with the environment its component sets in the dev stack (read
-from the offline preview), from its own zip root plus `functions/shared/`.
+from the offline preview), from its own zip root plus `functions/shared/`, with
+`LAMBDA_TASK_ROOT` set as Lambda sets it: outside Lambda the X-Ray SDK builds its
+centralized sampler's clients at import, which a function never pays.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def run() -> list[str]:
         "AWS_ACCESS_KEY_ID": "bench",
         "AWS_SECRET_ACCESS_KEY": "bench",
         "PYTHONPATH": str(ROOT / "functions" / "shared"),
+        "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
     }
     base = wall([sys.executable, "-c", "import boto3"], env=base_env)
     lines = [f"handler cold import (fresh process, one warm-up, median of {RUNS})"]
@@ -47,7 +50,7 @@ def run() -> list[str]:
     unmeasured: list[str] = []
     for (folder, module), variables in sorted(_handlers().items()):
         cwd = ROOT / "functions" / folder
-        env = {**base_env, **variables}
+        env = {**base_env, **variables, "LAMBDA_TASK_ROOT": str(cwd)}
         command = [sys.executable, "-c", f"import {module}"]
         label = f"{folder}/{module}.py"
         probe = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
