@@ -485,14 +485,8 @@ class AuthorizedApi(Pattern):
                 },
                 sort_keys=True,
             ),
+            waf_acl_arn=args.waf_acl_arn,
         )
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=self.stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )
         if self.policy_table is not None:
             self._seed_policies(args)
         self._alarms(args)

@@ -367,11 +367,5 @@ class BigFan(Pattern):
             args.stage_spec(),
             routes=[self.method, *self.publish.routes],
             fingerprint=f"POST /send|{json.dumps(SEND_MODEL, sort_keys=True)}",
+            waf_acl_arn=args.waf_acl_arn,
         )
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=self.stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )

@@ -452,14 +452,8 @@ class CircuitBreakerService(Pattern):
             args.stage_spec(),
             routes=routes,
             fingerprint=f"get-root|get-proxy|demo={self.demo is not None}",
+            waf_acl_arn=args.waf_acl_arn,
         )
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )
         return stage
 
     def _get_method(

@@ -400,13 +400,11 @@ class Leaderboard(Pattern):
         )
         routes = lambda_proxy(scope, self.api, board, method, self.query, "query", "GET/boards/*")
         self.stage = RestStage(
-            scope, self.api, args.stage_spec(), routes=[method, *routes], fingerprint="get-board"
+            scope,
+            self.api,
+            args.stage_spec(),
+            routes=[method, *routes],
+            fingerprint="get-board",
+            waf_acl_arn=args.waf_acl_arn,
         )
         self.api_url = self.stage.invoke_url.apply(lambda base: f"{base.rstrip('/')}/boards")
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=self.stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )

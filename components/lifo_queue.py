@@ -424,13 +424,11 @@ class LifoQueue(Pattern):
             scope, self.api, resource, method, self.create, "create", "POST/tasks"
         )
         self.stage = RestStage(
-            scope, self.api, args.stage_spec(), routes=[method, *routes], fingerprint="post-tasks"
+            scope,
+            self.api,
+            args.stage_spec(),
+            routes=[method, *routes],
+            fingerprint="post-tasks",
+            waf_acl_arn=args.waf_acl_arn,
         )
         self.api_url = self.stage.invoke_url.apply(lambda base: f"{base.rstrip('/')}/tasks")
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=self.stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )

@@ -316,17 +316,11 @@ class ScalableWebhook(Pattern):
             args.stage_spec(),
             routes=[self.method, *routes],
             fingerprint=f"{args.ingest}|{args.api_key_required}|{send_message_template(args)}",
+            waf_acl_arn=args.waf_acl_arn,
         )
         self.api_key: aws.apigateway.ApiKey | None = None
         if args.api_key_required:
             self._usage_plan(args)
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=self.stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )
 
         self.url = self.stage.invoke_url.apply(lambda base: f"{base.rstrip('/')}/webhook")
         self.queue_url = self.queue.url

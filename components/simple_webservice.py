@@ -242,12 +242,6 @@ class SimpleWebservice(Pattern):
             args.rest_stage_spec(),
             routes=routes,
             fingerprint=f"any-root|any-proxy|{args.authorization}",
+            waf_acl_arn=args.waf_acl_arn,
         )
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )
         return api, stage

@@ -457,11 +457,5 @@ class XRayTracer(Pattern):
             args.stage_spec(),
             routes=[self.method, *self.publish.routes],
             fingerprint=f"GET /{{proxy+}}|{MESSAGE}",
+            waf_acl_arn=args.waf_acl_arn,
         )
-        if args.waf_acl_arn is not None:
-            aws.wafv2.WebAclAssociation(
-                scope.child("waf"),
-                resource_arn=self.stage.stage.arn,
-                web_acl_arn=args.waf_acl_arn,
-                opts=scope.opts(),
-            )

@@ -100,10 +100,12 @@ class RestStage:
         routes: Sequence[pulumi.Resource],
         fingerprint: str,
         variables: Mapping[str, str] | None = None,
+        waf_acl_arn: pulumi.Input[str] | None = None,
     ) -> None:
         """`routes` are the methods and integrations the deployment must follow;
         `fingerprint` changes whenever they do, so a new deployment is cut. `variables` are
-        the stage's variables (a REQUEST authorizer can name one as its identity source)."""
+        the stage's variables (a REQUEST authorizer can name one as its identity source).
+        `waf_acl_arn`: a regional WAFv2 web ACL the stage is associated with (`<name>-waf`)."""
         # API Gateway writes execution logs to a group it would create without expiry; owning
         # the group sets its retention.
         self.execution_log_group = aws.cloudwatch.LogGroup(
@@ -157,6 +159,14 @@ class RestStage:
             opts=scope.opts(depends_on=[self.execution_log_group]),
         )
         self.invoke_url = self.stage.invoke_url
+        self.waf_association: aws.wafv2.WebAclAssociation | None = None
+        if waf_acl_arn is not None:
+            self.waf_association = aws.wafv2.WebAclAssociation(
+                scope.child("waf"),
+                resource_arn=self.stage.arn,
+                web_acl_arn=waf_acl_arn,
+                opts=scope.opts(),
+            )
 
 
 def api_gateway_logs_write(log_groups_arn: pulumi.Input[str]) -> list[iam.Statement]:
