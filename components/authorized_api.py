@@ -21,7 +21,7 @@ import pulumi_aws as aws
 
 from .core import aws_context, iam, packaging
 from .core.alarms import metric_alarm
-from .core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from .core.api import RestStage, StageSpec, check_stage_name, lambda_proxy, regional_rest_api
 from .core.function import FUNCTION_DEFAULTS, FunctionSpec, LambdaFunction
 from .core.pattern import Pattern, PatternArgs, Safeguard
 from .core.scope import Scope
@@ -44,7 +44,6 @@ _ROUTE = re.compile(rf"^(?P<method>[A-Z]+) (?P<path>/|({_SEGMENT})*(/\{{[A-Za-z0
 _PARAM = re.compile(r"\{[^/{}]+\}")
 _CLAIM_KEY = re.compile(r"^(scope:[!-~]{1,256}|[A-Za-z0-9_:.-]{1,128}=[!-~]{1,256})$")
 _GROUP = re.compile(r"^[\w+=,.@-]{1,128}$")
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 # API Gateway's identity validation for TOKEN authorizers: a compact JWS after "Bearer ".
 BEARER_JWT = r"^Bearer [-0-9A-Za-z_]+\.[-0-9A-Za-z_]+\.[-0-9A-Za-z_]*$"
 IDENTITY_SOURCE = "method.request.header.Authorization"
@@ -325,10 +324,7 @@ class AuthorizedApiArgs(PatternArgs):
             raise ValueError(
                 f"policy_cache_s must be between 0 and 3600 (got {self.policy_cache_s})"
             )
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         if self.waf_acl_arn is not None:
             REGIONAL_WEB_ACL.check(self.waf_acl_arn, "waf_acl_arn")
         self.stage_spec()

@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .core import defaults, iam, packaging
-from .core.api import RestStage, StageSpec, regional_rest_api
+from .core.api import RestStage, StageSpec, check_stage_name, regional_rest_api
 from .core.function import FunctionSpec, LambdaFunction
 from .core.pattern import Pattern, PatternArgs
 from .core.queue import DurableQueue, QueueSpec
@@ -38,7 +38,6 @@ DEFAULT_ROUTES: Mapping[str, Mapping[str, Any]] = {
 # Lower-case letters and digits: every child's name is `<route>-<role>`, so a hyphen could
 # make one route's children collide with another's (`a` + `-dlq` and a route `a-dlq`).
 _ROUTE = re.compile(r"^[a-z][a-z0-9]{0,31}$")
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 MAX_ROUTES = 20
 MAX_COMBINATIONS = 150  # SNS's limit on a filter policy's total combinations
 MAX_POLICY_BYTES = 256 * 1024
@@ -174,10 +173,7 @@ class BigFanArgs(PatternArgs):
             raise ValueError(
                 f"max_receive_count must be between 1 and 1000 (got {self.max_receive_count})"
             )
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         if self.waf_acl_arn is not None:
             REGIONAL_WEB_ACL.check(self.waf_acl_arn, "waf_acl_arn")
         self.queue_spec()

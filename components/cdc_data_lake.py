@@ -29,6 +29,7 @@ from .core import aws_context, defaults, iam, packaging
 from .core.alarms import metric_alarm
 from .core.bucket import BUCKET_DEFAULTS, PrivateBucket
 from .core.function import FunctionSpec, LambdaFunction
+from .core.glue import JsonLinesTable
 from .core.pattern import Pattern, PatternArgs, Safeguard
 from .core.settings import KMS_KEY
 from .core.streams import ITERATOR_AGE_ALARM_S
@@ -62,7 +63,6 @@ PROCESSOR_BUFFER_INTERVAL_S: Final = 60
 PROCESSOR_RETRIES: Final = 3
 PARTITIONING_RETRY_S: Final = 300
 REPLICATION_LAG_ALARM_MS: Final = 5 * 60 * 1000
-PROJECTION_YEARS: Final = 30
 PARTITIONS: Final = ("year", "month", "day")
 COLUMNS: Final = (
     ("eventId", "string", "change id: the dedupe key (Kinesis can duplicate records)"),
@@ -275,25 +275,6 @@ class CdcDataLakeArgs(PatternArgs):
     @property
     def start_year(self) -> int:
         return self.projection_start_year or dt.datetime.now(dt.UTC).year
-
-
-def projection_parameters(location: str, start_year: int) -> dict[str, str]:
-    """Glue table parameters: partition projection over the lake's year/month/day layout."""
-    template = location.rstrip("/") + "/" + "/".join(f"{p}=${{{p}}}" for p in PARTITIONS)
-    return {
-        "EXTERNAL": "TRUE",
-        "classification": "json",
-        "projection.enabled": "true",
-        "projection.year.type": "integer",
-        "projection.year.range": f"{start_year},{start_year + PROJECTION_YEARS}",
-        "projection.month.type": "integer",
-        "projection.month.range": "1,12",
-        "projection.month.digits": "2",
-        "projection.day.type": "integer",
-        "projection.day.range": "1,31",
-        "projection.day.digits": "2",
-        "storage.location.template": template,
-    }
 
 
 def consumer_bucket_policy(bucket_arn: str, role_arn: str, prefixes: tuple[str, ...]) -> str:
@@ -637,48 +618,20 @@ class CdcDataLake(Pattern):
         )
 
     def _glue(self, args: CdcDataLakeArgs, bucket_name: pulumi.Input[str]) -> None:
-        scope = self.scope
-        if isinstance(args.glue_database, aws.glue.CatalogDatabase):
-            database = args.glue_database
-        else:
-            database = aws.glue.CatalogDatabase(
-                scope.child("glue-database"),
-                name=args.glue_database,
-                description="DynamoDB changes delivered by Kinesis Data Firehose",
-                tags=scope.tags,
-                opts=scope.opts(),
-            )
-            self.glue_database = database
         location = pulumi.Output.all(bucket_name, self.table.name).apply(
             lambda v: f"s3://{v[0]}/{args.prefix}/table={v[1]}/"
         )
-        parameters = location.apply(lambda loc: projection_parameters(loc, args.start_year))
-        if args.compression == "GZIP":
-            parameters = parameters.apply(lambda p: {**p, "compressionType": "gzip"})
-        self.glue_table = aws.glue.CatalogTable(
-            scope.child("glue-table"),
-            name=re.sub(r"[^a-z0-9_]", "_", scope.physical("lake", max_length=255).lower()),
-            database_name=database.name,
-            table_type="EXTERNAL_TABLE",
+        glue = JsonLinesTable(
+            self.scope,
+            database=args.glue_database,
+            database_description="DynamoDB changes delivered by Kinesis Data Firehose",
+            table_suffix="lake",
             description=GLUE_TABLE_COMMENT,
-            parameters=parameters,
-            partition_keys=[
-                aws.glue.CatalogTablePartitionKeyArgs(name=p, type="string") for p in PARTITIONS
-            ],
-            storage_descriptor=aws.glue.CatalogTableStorageDescriptorArgs(
-                location=location,
-                input_format="org.apache.hadoop.mapred.TextInputFormat",
-                output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                compressed=args.compression != "UNCOMPRESSED",
-                ser_de_info=aws.glue.CatalogTableStorageDescriptorSerDeInfoArgs(
-                    serialization_library="org.openx.data.jsonserde.JsonSerDe"
-                ),
-                columns=[
-                    aws.glue.CatalogTableStorageDescriptorColumnArgs(
-                        name=column, type=kind, comment=comment
-                    )
-                    for column, kind, comment in COLUMNS
-                ],
-            ),
-            opts=scope.opts(),
+            location=location,
+            partitions=PARTITIONS,
+            columns=COLUMNS,
+            start_year=args.start_year,
+            compressed=args.compression != "UNCOMPRESSED",
+            gzip=args.compression == "GZIP",
         )
+        self.glue_database, self.glue_table = glue.database, glue.table

@@ -14,7 +14,6 @@ DLQs of their own.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -23,7 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .core import defaults, iam, packaging
-from .core.api import RestStage, StageSpec, regional_rest_api
+from .core.api import RestStage, StageSpec, check_stage_name, regional_rest_api
 from .core.dead_letter import DeadLetterQueue
 from .core.event_route import MAX_EVENT_AGE_S, MAX_RETRY_ATTEMPTS, EventRoute, event_bus
 from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
@@ -41,7 +40,6 @@ DESTINATION_SOURCE = "lambda"
 SUCCESS_DETAIL_TYPE = "Lambda Function Invocation Result - Success"
 FAILURE_DETAIL_TYPE = "Lambda Function Invocation Result - Failure"
 MODES = ("succeed", "fail")
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _REQUEST_ID = "REQUEST-ID-PLACEHOLDER"
 # What an existing `bus` leaves to its owner, as the warning lists it.
 BUS_DEFAULTS = ("a bus of the pattern's own", "its archive (archive_retention_days)")
@@ -172,10 +170,7 @@ class DestinedLambdaArgs(PatternArgs):
                     "archive_retention_days must be between 0 (forever) and 36500 "
                     f"(got {self.archive_retention_days})"
                 )
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         if self.waf_acl_arn is not None:
             REGIONAL_WEB_ACL.check(self.waf_acl_arn, "waf_acl_arn")
         self.stage_spec()

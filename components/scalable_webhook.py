@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from .core import aws_context, defaults, iam, packaging
-from .core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from .core.api import RestStage, StageSpec, check_stage_name, lambda_proxy, regional_rest_api
 from .core.function import FunctionSpec, LambdaFunction
 from .core.pattern import Pattern, PatternArgs, Safeguard
 from .core.queue import DurableQueue, QueueSpec
@@ -26,7 +26,6 @@ from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 __all__ = ["ScalableWebhook", "ScalableWebhookArgs", "SignatureSpec"]
 
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # API Gateway's limit for stage names
 MAX_CONCURRENCY = 1000  # the SQS mapping's maximumConcurrency ceiling
 
 
@@ -136,10 +135,7 @@ class ScalableWebhookArgs(PatternArgs):
                 f"consumer_memory_size must be between {memory[0]} and {memory[1]} MB "
                 f"(got {self.consumer_memory_size})"
             )
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         if self.waf_acl_arn is not None:
             REGIONAL_WEB_ACL.check(self.waf_acl_arn, "waf_acl_arn")
         # QueueSpec (consumer_timeout_s), FunctionSpec and StageSpec check their own ranges.

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from .core import defaults, iam, packaging, streams
 from .core.bucket import BUCKET_DEFAULTS, PrivateBucket, StorageTransition
 from .core.function import FunctionSpec, LambdaFunction
+from .core.glue import JsonLinesTable
 from .core.pattern import Pattern, PatternArgs, Safeguard
 from .core.settings import KMS_KEY
 from .core.streams import FailureQueue, StreamConsumer, StreamConsumerSpec
@@ -30,7 +31,6 @@ __all__ = ["TableArchive", "TableArchiveArgs"]
 
 _PREFIX = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
 _GLUE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
-PROJECTION_YEARS = 30  # years the Glue projection covers from its start year
 TRANSITION_STORAGE_CLASS = "STANDARD_IA"
 MIN_TRANSITION_DAYS = 30  # S3 moves objects to STANDARD_IA after 30 days at the earliest
 NONCURRENT_VERSION_DAYS = 30
@@ -167,29 +167,6 @@ class TableArchiveArgs(PatternArgs):
         return self.projection_start_year or dt.datetime.now(dt.UTC).year
 
 
-def projection_parameters(location: str, start_year: int) -> dict[str, str]:
-    """Glue table parameters: partition projection over the archiver's key layout."""
-    template = location.rstrip("/") + "/" + "/".join(f"{p}=${{{p}}}" for p in PARTITIONS)
-    return {
-        "EXTERNAL": "TRUE",
-        "classification": "json",
-        "compressionType": "gzip",
-        "projection.enabled": "true",
-        "projection.year.type": "integer",
-        "projection.year.range": f"{start_year},{start_year + PROJECTION_YEARS}",
-        "projection.month.type": "integer",
-        "projection.month.range": "1,12",
-        "projection.month.digits": "2",
-        "projection.day.type": "integer",
-        "projection.day.range": "1,31",
-        "projection.day.digits": "2",
-        "projection.hour.type": "integer",
-        "projection.hour.range": "0,23",
-        "projection.hour.digits": "2",
-        "storage.location.template": template,
-    }
-
-
 class TableArchive(Pattern):
     """Table stream -> `archiver` (grouped per partition hour) -> S3, optionally a Glue table."""
 
@@ -301,45 +278,18 @@ class TableArchive(Pattern):
         return archive.bucket
 
     def _glue(self, args: TableArchiveArgs) -> None:
-        scope = self.scope
-        if isinstance(args.glue_database, aws.glue.CatalogDatabase):
-            database = args.glue_database
-        else:
-            database = aws.glue.CatalogDatabase(
-                scope.child("glue-database"),
-                name=args.glue_database,
-                description="Archived DynamoDB changes",
-                tags=scope.tags,
-                opts=scope.opts(),
-            )
-            self.glue_database = database
         location = pulumi.Output.all(self.bucket.bucket, self.table.name).apply(
             lambda v: f"s3://{v[0]}/{args.prefix}/table={v[1]}/"
         )
-        self.glue_table = aws.glue.CatalogTable(
-            scope.child("glue-table"),
-            name=re.sub(r"[^a-z0-9_]", "_", scope.physical("archive", max_length=255).lower()),
-            database_name=database.name,
-            table_type="EXTERNAL_TABLE",
+        glue = JsonLinesTable(
+            self.scope,
+            database=args.glue_database,
+            database_description="Archived DynamoDB changes",
+            table_suffix="archive",
             description=GLUE_TABLE_COMMENT,
-            parameters=location.apply(lambda loc: projection_parameters(loc, args.start_year)),
-            partition_keys=[
-                aws.glue.CatalogTablePartitionKeyArgs(name=p, type="string") for p in PARTITIONS
-            ],
-            storage_descriptor=aws.glue.CatalogTableStorageDescriptorArgs(
-                location=location,
-                input_format="org.apache.hadoop.mapred.TextInputFormat",
-                output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
-                compressed=True,
-                ser_de_info=aws.glue.CatalogTableStorageDescriptorSerDeInfoArgs(
-                    serialization_library="org.openx.data.jsonserde.JsonSerDe"
-                ),
-                columns=[
-                    aws.glue.CatalogTableStorageDescriptorColumnArgs(
-                        name=name, type=kind, comment=comment
-                    )
-                    for name, kind, comment in COLUMNS
-                ],
-            ),
-            opts=scope.opts(),
+            location=location,
+            partitions=PARTITIONS,
+            columns=COLUMNS,
+            start_year=args.start_year,
         )
+        self.glue_database, self.glue_table = glue.database, glue.table

@@ -23,7 +23,7 @@ import pulumi_aws as aws
 
 from .core import defaults, iam, packaging
 from .core.alarms import MetricRef, rate_alarm
-from .core.api import RestStage, StageSpec, regional_rest_api
+from .core.api import RestStage, StageSpec, check_stage_name, regional_rest_api
 from .core.dead_letter import DeadLetterQueue
 from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
 from .core.pattern import Pattern, PatternArgs, Safeguard
@@ -41,7 +41,6 @@ FUNCTION_TIMEOUT_S = 10
 MEMORY_MB = 256  # 128 is the provider's default, which reads as "not set" (LAMBDA-002)
 MAX_CONCURRENCY = 1000  # the SQS mapping's maximumConcurrency ceiling
 HTTP_BACKOFF_MARGIN_S = 1  # the retry's backoff and the handler's own work
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 # The path (after `/`) is the message: `%2F` is the URL-encoded leading slash.
 MESSAGE = "%2F$util.urlEncode($input.params('proxy'))"
@@ -112,10 +111,7 @@ class XRayTracerArgs(PatternArgs):
                 f"flows must be distinct values of {', '.join(FLOWS)}, at least one "
                 f"(got {list(self.flows)})"
             )
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         floor = defaults.SQS_MIN_MAXIMUM_CONCURRENCY
         if not floor <= self.consumer_concurrency <= MAX_CONCURRENCY:
             raise ValueError(

@@ -2,8 +2,9 @@
 
 `Analyze` receives provider-checked inputs: defaults filled in for properties the program
 left unset. `AnalyzeStack` receives outputs, where unset attributes carry the service's own
-values. Only the types and properties the rules read are listed (CONVENTIONS.md, "Facts
-about the Pulumi engine"; checked against the provider schema).
+values. Only the types and properties the rules read are listed, each checked against the
+provider's schema (a Lambda arrives with memorySize 128, timeout 3; a queue with
+visibilityTimeoutSeconds 30; a table with billingMode PROVISIONED...).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,14 @@ import pulumi_aws as aws
 from . import aws_context, defaults, iam
 from .function import LambdaFunction
 from .scope import Scope
+
+_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")  # API Gateway's limit for stage names
+
+
+def check_stage_name(name: str, argument: str = "stage_name") -> None:
+    """An API Gateway stage name (REST, HTTP and WebSocket alike), checked where the args are."""
+    if not _STAGE_NAME.match(name):
+        raise ValueError(f"{argument} must be 1-128 letters, digits, '-' or '_' (got {name!r})")
 
 
 @dataclass(frozen=True, kw_only=True)

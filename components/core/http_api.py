@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import defaults
+from .api import check_stage_name
 from .function import LambdaFunction
 from .scope import Scope
 
@@ -43,7 +44,6 @@ HTTP_ACCESS_LOG_FORMAT: Final = {
     "errorMessage": "$context.error.message",
     "authorizerError": "$context.authorizer.error",
 }
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _ISSUER = re.compile(r"^https://[^\s/]+(/\S*)?$")
 
 RouteAuthorization = Literal["AWS_IAM", "JWT", "NONE"]
@@ -56,10 +56,7 @@ class HttpStageSpec:
     throttle_burst: int = defaults.API_THROTTLE_BURST
 
     def __post_init__(self) -> None:
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         if self.throttle_rate <= 0:
             raise ValueError(f"throttle_rate must be positive (got {self.throttle_rate})")
         if self.throttle_burst < 1:

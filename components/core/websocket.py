@@ -22,6 +22,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import aws_context, defaults, iam
+from .api import check_stage_name
 from .function import FunctionSpec, LambdaFunction
 from .scope import Scope
 from .table import TableSpec, create_table
@@ -31,7 +32,6 @@ BY_USER_INDEX = "byUser"
 # A WebSocket integration times out at 29 s (not configurable upwards), so a route's
 # function must finish first or the client gets an error while it keeps running.
 ROUTE_MAX_TIMEOUT_S = 29
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 _ROUTE_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _LAMBDA_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+$")
 _IDENTITY_SOURCE = re.compile(
@@ -49,10 +49,7 @@ class StageSpec:
     execution_log_level: Literal["ERROR", "INFO"] = defaults.WEBSOCKET_EXECUTION_LOG_LEVEL
 
     def __post_init__(self) -> None:
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         if self.throttle_rate <= 0:
             raise ValueError(f"throttle_rate must be positive (got {self.throttle_rate})")
         if self.throttle_burst < 1:

@@ -29,7 +29,7 @@ import pulumi_aws as aws
 
 from ..core import iam, packaging
 from ..core.alarms import metric_alarm
-from ..core.api import RestStage, StageSpec, lambda_proxy, regional_rest_api
+from ..core.api import RestStage, StageSpec, check_stage_name, lambda_proxy, regional_rest_api
 from ..core.dead_letter import DeadLetterQueue
 from ..core.function import AsyncInvoke, FunctionSpec, LambdaFunction
 from ..core.pattern import Pattern, PatternArgs, Safeguard
@@ -57,7 +57,6 @@ VISITOR_CACHE_TTL_S = 300  # the visitor authorizer's cached answer, per cookie
 PLACEHOLDER_SECRET = "not-a-key: replaced by the first rotation"
 PUSH_TICKET_QUERY = "route.request.querystring.ticket"
 _COOKIE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_STAGE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 TABLE_KEYS = {
     "zones": TableSpec(hash_key=("zoneId", "S")),
     "counters": TableSpec(hash_key=("zoneId", "S"), range_key=("name", "S"), ephemeral=True),
@@ -206,10 +205,7 @@ class WaitingRoomArgs(PatternArgs):
             )
         if self.waf_acl_arn is not None:
             REGIONAL_WEB_ACL.check(self.waf_acl_arn, "waf_acl_arn")
-        if not _STAGE_NAME.match(self.stage_name):
-            raise ValueError(
-                f"stage_name must be 1-128 letters, digits, '-' or '_' (got {self.stage_name!r})"
-            )
+        check_stage_name(self.stage_name)
         if self.waiting_age_alarm_s < 60:
             raise ValueError(
                 f"waiting_age_alarm_s must be at least 60 (got {self.waiting_age_alarm_s})"
