@@ -233,6 +233,7 @@ class ExtensionLayer(Pattern):
                 LAYER_SOURCE,
                 architecture=settings.architecture,
                 runtime=settings.runtime,
+                layer=True,
                 executables=[LAUNCHER],
             )
             runtimes = sorted({*PYTHON_RUNTIMES, settings.runtime})

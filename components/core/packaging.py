@@ -4,8 +4,10 @@ The zip's bytes depend only on the files' paths and contents (sorted entries, fi
 timestamps and modes), so its hash, and the function's `sourceCodeHash`, change only
 when the code does. A `requirements.txt` in the folder is bundled for the target
 architecture with pip's `--platform` flags (binary wheels only, nothing compiled here).
-The same zips serve as layers: `build("<pattern>/<folder>", executables=[...])` zips a
-sub-folder (say, a layer's `extensions/` and code) and marks the named entries 0755.
+Every function zip carries `functions/shared/lambda_tracing.py` (`TRACING`), the Tracer
+every handler takes. The same zips serve as layers: `build("<pattern>/<folder>", layer=True,
+executables=[...])` zips a sub-folder (say, a layer's `extensions/` and code) and marks the
+named entries 0755.
 
 The zips and bundled requirements are cached in a build directory (`build_directory()`):
 `$SERVERLESS_PATTERNS_BUILD_DIR` when set; else `.build/` of this repository in a checkout;
@@ -35,6 +37,8 @@ import pulumi
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_DIR = ROOT / "functions"
 SHARED = "shared"  # functions/shared/: modules several patterns' zips include
+# functions/shared/lambda_tracing.py: the one Tracer every handler takes, in every function zip
+TRACING = "lambda_tracing.py"
 BUILD_DIR_ENV = "SERVERLESS_PATTERNS_BUILD_DIR"
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 _EXCLUDED_DIRS = {"__pycache__", "tests", ".pytest_cache", ".mypy_cache"}
@@ -148,6 +152,7 @@ def build(
     architecture: str = "arm64",
     runtime: str = "python3.13",
     shared: Sequence[str] = (),
+    layer: bool = False,
     executables: Sequence[str] = (),
     functions_dir: Path = FUNCTIONS_DIR,
     build_dir: Path | None = None,
@@ -157,15 +162,17 @@ def build(
 
     `pattern` may name a sub-folder (`lambda_extension/layer`). `shared` names files in
     `functions/shared/` (e.g. `ws_sender.py`) that the zip carries at its root, so handlers
-    import them as top-level modules like their own. `executables` names zip entries
-    (`extensions/config-cache`) that get mode 0755. `build_dir` defaults to
+    import them as top-level modules like their own; a function's zip always carries
+    `TRACING`, a layer's (`layer=True`) only what `shared` names. `executables` names zip
+    entries (`extensions/config-cache`) that get mode 0755. `build_dir` defaults to
     `build_directory()`.
     """
     build_dir = build_dir or build_directory()
     source = functions_dir / pattern
     if not source.is_dir():
         raise ValueError(f"no Lambda source folder {source}")
-    extra_files = [functions_dir / SHARED / name for name in sorted(set(shared))]
+    names = set(shared) if layer else {*shared, TRACING}
+    extra_files = [functions_dir / SHARED / name for name in sorted(names)]
     for extra in extra_files:
         if not extra.is_file() or extra.parent != functions_dir / SHARED:
             raise ValueError(f"no shared Lambda module {extra}")

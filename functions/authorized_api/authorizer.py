@@ -21,7 +21,7 @@ import boto3
 import jwks
 import policy
 import tokens
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
     APIGatewayAuthorizerRequestEvent,
@@ -31,6 +31,7 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from groups import GroupPolicies
+from lambda_tracing import tracer
 
 MODE = os.environ.get("MODE", "jwt")
 JWT_KIND = os.environ.get("JWT_KIND") or None  # Cognito's token_use: access, id or none
@@ -45,7 +46,6 @@ VERIFIER = tokens.Verifier(
 CLAIM_ROUTES: dict[str, list[list[str]]] = json.loads(os.environ.get("CLAIM_ROUTES") or "{}")
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 clock = time.time
@@ -57,7 +57,8 @@ keys = jwks.JwksCache(
 )
 group_policies = (
     GroupPolicies(
-        boto3.resource("dynamodb").Table(os.environ["POLICY_TABLE"]),
+        boto3.client("dynamodb"),
+        os.environ["POLICY_TABLE"],
         clock=lambda: clock(),
         ttl_s=float(os.environ.get("POLICY_CACHE_S", "60")),
     )

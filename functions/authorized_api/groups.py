@@ -10,10 +10,20 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
+
+_deserializer = TypeDeserializer()
+
 
 class GroupPolicies:
-    def __init__(self, table: Any, *, clock: Callable[[], float], ttl_s: float) -> None:
-        self.table = table
+    """`client`: a DynamoDB client, not a `Table` resource: one GetItem by key needs none of
+    the resource's model, which costs a cold start more than the client itself."""
+
+    def __init__(
+        self, client: Any, table_name: str, *, clock: Callable[[], float], ttl_s: float
+    ) -> None:
+        self.client = client
+        self.table_name = table_name
         self.clock = clock
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, list[dict[str, Any]]]] = {}
@@ -29,8 +39,10 @@ class GroupPolicies:
                 found[group] = cached[1]
                 continue
             self.reads += 1
-            item = self.table.get_item(Key={"group": group}).get("Item") or {}
-            statements = [s for s in item.get("statements") or [] if isinstance(s, dict)]
+            item = self.client.get_item(TableName=self.table_name, Key={"group": {"S": group}})
+            stored = (item.get("Item") or {}).get("statements")
+            listed = _deserializer.deserialize(stored) if stored else None
+            statements = [s for s in listed or [] if isinstance(s, dict)]
             self._cache[group] = (now, statements)
             found[group] = statements
         return found

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 import fanout
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -21,11 +21,11 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 ROUTE = os.environ["ROUTE"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 metrics.set_default_dimensions(route=ROUTE)
 logger.append_keys(route=ROUTE)

@@ -14,18 +14,18 @@ from typing import Any
 import batches
 import boto3
 import jobs
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from lambda_tracing import tracer
 
 POLL_QUEUE_URL = os.environ["POLL_QUEUE_URL"]
 POLL_INTERVAL_S = int(os.environ["POLL_INTERVAL_S"])
 
 logger = Logger()
-tracer = Tracer()
 
 adapter = jobs.load_adapter(os.environ["JOB_ADAPTER"])
 sqs = boto3.client("sqs")

@@ -14,15 +14,15 @@ import os
 from typing import Any, cast
 
 import changes
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 PRECISION = cast(changes.Precision, os.environ.get("CREATION_TIME_PRECISION", "MILLISECOND"))
 PARTITION_TIME = cast(changes.PartitionTime, os.environ.get("PARTITION_TIME", "arrival"))
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 

@@ -17,11 +17,12 @@ from typing import Any
 import boto3
 import breaker
 import downstream
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from lambda_tracing import tracer
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 CIRCUIT_ID = os.environ["CIRCUIT_ID"]
@@ -38,7 +39,6 @@ METRIC_NAMES = {
 }
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 metrics.set_default_dimensions(circuit=CIRCUIT_ID, table=TABLE_NAME)
 

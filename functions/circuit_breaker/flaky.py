@@ -12,13 +12,13 @@ import os
 import random
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 FAILURE_RATE = min(1.0, max(0.0, float(os.environ.get("FAILURE_RATE", "0.5"))))
 
 logger = Logger()
-tracer = Tracer()
 
 chance = random.Random()  # tests seed or replace it
 

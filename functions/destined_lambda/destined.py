@@ -11,14 +11,14 @@ import os
 from typing import Any
 
 import destiny
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 PAYLOAD_SOURCE = os.environ["PAYLOAD_SOURCE"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 

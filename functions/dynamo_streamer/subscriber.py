@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 import items
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -23,11 +23,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from echo import bounded
+from lambda_tracing import tracer
 
 KEY_NAME = os.environ.get("KEY_NAME", "message")
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 # Listing every failed record, even when all fail, keeps one response shape: the shard

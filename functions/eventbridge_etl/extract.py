@@ -21,7 +21,7 @@ import boto3
 import etl_events
 import extractor
 import publisher
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -34,6 +34,7 @@ from aws_lambda_powertools.utilities.streaming import S3Object
 from aws_lambda_powertools.utilities.streaming.transformations import CsvTransform
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from lambda_tracing import tracer
 
 BUS_NAME = os.environ["EVENT_BUS_NAME"]
 EVENT_SOURCE = os.environ["EVENT_SOURCE"]
@@ -49,7 +50,6 @@ WINDOW = 500  # entries in flight at once: 50 PutEvents calls spread over the wo
 GONE = frozenset({"NoSuchKey", "NoSuchVersion", "404"})
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 s3 = boto3.client("s3")

@@ -15,10 +15,11 @@ import boto3
 import etl_events
 import relay
 import sink
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from lambda_tracing import tracer
 from models import TransformedEvent, from_body
 
 TABLE_NAME = os.environ["TABLE_NAME"]
@@ -28,17 +29,16 @@ PUT_ATTEMPTS = int(os.environ.get("PUT_ATTEMPTS", "4"))
 STAGE = "load"
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 events = boto3.client("events")
-table = boto3.resource("dynamodb").Table(TABLE_NAME)
+dynamodb = boto3.client("dynamodb")
 
 
 def handle(body: str) -> list[etl_events.Entry]:
     detail = from_body(body, TransformedEvent).detail
     try:
-        sink.put(table, detail)
+        sink.put(dynamodb, TABLE_NAME, detail)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "")
         if code not in sink.REFUSED:

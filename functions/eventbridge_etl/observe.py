@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 import tally
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 from models import EtlEvent, from_body
 
 logger = Logger()
-tracer = Tracer()
 
 
 def emit(files: dict[tuple[str, str], dict[str, int]]) -> None:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from boto3.dynamodb.types import TypeSerializer
 from models import TransformedDetail
+
+_serializer = TypeSerializer()
 
 # A write that no retry can fix: the item itself is refused (too big, a bad attribute).
 REFUSED = frozenset({"ValidationException"})
@@ -15,6 +18,11 @@ def item(detail: TransformedDetail) -> dict[str, Any]:
     return {**detail.item, "id": detail.id}
 
 
-def put(table: Any, detail: TransformedDetail) -> None:
-    """Unconditional PutItem: loading the same row twice leaves the same item."""
-    table.put_item(Item=item(detail))
+def put(client: Any, table_name: str, detail: TransformedDetail) -> None:
+    """Unconditional PutItem: loading the same row twice leaves the same item.
+
+    `client` is a DynamoDB client with the item serialized as a `Table` resource would (the
+    same `TypeSerializer`): one PutItem needs none of the resource's model, which costs a
+    cold start more than the client itself."""
+    attributes = {name: _serializer.serialize(value) for name, value in item(detail).items()}
+    client.put_item(TableName=table_name, Item=attributes)

@@ -14,9 +14,10 @@ import boto3
 import etl_events
 import relay
 import transformer
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 from models import ExtractedEvent, from_body
 
 BUS_NAME = os.environ["EVENT_BUS_NAME"]
@@ -25,7 +26,6 @@ ID_COLUMN = os.environ.get("ID_COLUMN", "id")
 PUT_ATTEMPTS = int(os.environ.get("PUT_ATTEMPTS", "4"))
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 events = boto3.client("events")

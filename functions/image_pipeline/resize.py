@@ -18,16 +18,16 @@ import boto3
 import imaging
 import jobs
 import storage
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from config import INPUT_PREFIX, LIMITS
+from lambda_tracing import tracer
 
 OUTPUT_BUCKET = os.environ["OUTPUT_BUCKET"]
 OUTPUT_PREFIX = os.environ.get("OUTPUT_PREFIX", "processed/")
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 s3 = boto3.client("s3")
 

@@ -30,14 +30,14 @@ from typing import Any
 import board_table
 import boto3
 import scores
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 dynamodb = boto3.client("dynamodb")

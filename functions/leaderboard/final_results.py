@@ -16,7 +16,7 @@ from typing import Any
 import board_table
 import boto3
 import scores
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -27,11 +27,11 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
     KinesisStreamRecord,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 dynamodb = boto3.client("dynamodb")

@@ -14,11 +14,12 @@ from typing import Any
 import board_table
 import boto3
 import scores
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.exceptions import BadRequestError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 QUERY_LIMIT_MAX = int(os.environ.get("QUERY_LIMIT_MAX", "1000"))
@@ -26,7 +27,6 @@ DEFAULT_LIMIT = min(100, QUERY_LIMIT_MAX)
 VIEWS = ("live", "final")
 
 logger = Logger()
-tracer = Tracer()
 app = APIGatewayRestResolver()
 
 dynamodb = boto3.client("dynamodb")

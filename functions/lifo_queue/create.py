@@ -15,10 +15,11 @@ from typing import Any
 
 import boto3
 import tasks
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from lambda_tracing import tracer
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 TASK_TTL_S = int(os.environ.get("TASK_TTL_S", "3600"))
@@ -26,7 +27,6 @@ MAX_PAYLOAD_BYTES = 350_000  # leaves room in DynamoDB's 400 KB item for the oth
 _TASK_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 
 logger = Logger()
-tracer = Tracer()
 
 table = boto3.resource("dynamodb").Table(TABLE_NAME)
 

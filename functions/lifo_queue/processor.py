@@ -18,9 +18,10 @@ from typing import Any
 import boto3
 import lifo
 import tasks
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 TOPIC_ARN = os.environ["TOPIC_ARN"]
@@ -37,7 +38,6 @@ LIMITS = lifo.Limits(
 SAFETY_MARGIN_S = 5.0
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 metrics.set_default_dimensions(queue=TABLE_NAME)
 

@@ -13,14 +13,14 @@ import os
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 TOPIC_ARN = os.environ["TOPIC_ARN"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 sns = boto3.client("sns")

@@ -10,23 +10,23 @@ from __future__ import annotations
 
 from typing import Any
 
-import workflow
 import ws_sender
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import parse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from echo import bounded
+from lambda_tracing import tracer
+from progress_report import ProgressReport
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 sender = ws_sender.sender_from_environment()
 
 
 def report(event: dict[str, Any]) -> dict[str, Any]:
-    progress = parse(event=event, model=workflow.ProgressReport)
+    progress = parse(event=event, model=ProgressReport)
     delivered = sender.send(progress.connectionId, progress.message_for_client())
     if not delivered:
         metrics.add_metric(name="ClientGone", unit=MetricUnit.Count, value=1)

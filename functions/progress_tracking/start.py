@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import workflow
 import ws_sender
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -27,15 +27,19 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 STATE_MACHINE_ARN = os.environ["STATE_MACHINE_ARN"]
 
 logger = Logger()
-tracer = Tracer()
 
 sfn = boto3.client("stepfunctions")
 sender = ws_sender.sender_from_environment()
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+# A client of the default session: Powertools would build a session of its own, which
+# loads botocore's data files again at cold start.
+persistence = DynamoDBPersistenceLayer(
+    table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=boto3.client("dynamodb")
+)
 # The request id names one request: the same one again (a resend, from any connection) gets
 # the first answer, another one under the id is a conflict.
 config = IdempotencyConfig(event_key_jmespath="requestId", payload_validation_jmespath="request")
@@ -82,7 +86,7 @@ def start(connection_id: str, event: dict[str, Any]) -> dict[str, Any]:
         return refuse(connection_id, 400, str(error))
     logger.append_keys(requestId=request.requestId)
     try:
-        arn = start_once(connection_id, message=request.model_dump())["executionArn"]
+        arn = start_once(connection_id, message=request.message())["executionArn"]
     except (IdempotencyValidationError, workflow.RequestConflictError):
         message = workflow.conflict_message(request.requestId)
         return refuse(connection_id, 409, message, requestId=request.requestId)

@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from echo import bounded
+from lambda_tracing import tracer
 
 MAX_QUANTITY = 10
 PAYMENT_LIMIT = 1000
 
 logger = Logger()
-tracer = Tracer()
 
 
 class InvalidOrderError(Exception):

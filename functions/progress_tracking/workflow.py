@@ -1,14 +1,17 @@
 """The messages of a tracked workflow: no AWS calls, tested directly.
 
-Client -> `start` (the WebSocket message, validated with Powertools parser):
+Client -> `start` (the WebSocket message, checked here):
   {"action": "startWorkflow", "requestId": "<1-80 of A-Za-z0-9_->", "request": {...}}
 `start` -> client:
   {"type": "started", "requestId", "executionArn"}     also for a resend of the same request
   {"type": "error", "error"}                             invalid message
   {"type": "error", "requestId", "error"}                the request id names another request
-Report states (lambda and eventbridge modes) -> `report` -> client:
+Report states (lambda and eventbridge modes) -> `report` -> client (`progress_report.py`):
   {"type": "progress", "executionArn", "step", "progress", "message"[, "error"]}
 
+The start message is three fields, so it is checked by hand rather than by a pydantic model:
+importing pydantic would add about a third of `import boto3` to `start`'s cold start. The
+errors read as pydantic's (`requestId: Field required`), the first problem in field order.
 Text a client sent is repeated (to it, and in logs) at most `ECHO_LIMIT` characters long.
 """
 
@@ -16,12 +19,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import parse
 from echo import bounded
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+# Step Functions execution names: 1-80 characters, no spaces or wildcards.
+REQUEST_ID_PATTERN = "^[A-Za-z0-9_-]{1,80}$"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")  # matched whole: no trailing newline
 
 
 class InvalidMessageError(ValueError):
@@ -32,44 +40,41 @@ class RequestConflictError(Exception):
     """The request id already started a workflow for another request."""
 
 
-class StartRequest(BaseModel):
+@dataclass(frozen=True)
+class StartRequest:
     """Field names are the wire names (camelCase), as in every message of this API."""
 
-    model_config = ConfigDict(extra="ignore")
-
     action: str
-    # Step Functions execution names: 1-80 characters, no spaces or wildcards.
-    requestId: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
-    request: dict[str, Any] = Field(default_factory=dict)
+    requestId: str
+    request: dict[str, Any] = field(default_factory=dict)
+
+    def message(self) -> dict[str, Any]:
+        """The message as the client sent it, without unknown fields."""
+        return {"action": self.action, "requestId": self.requestId, "request": self.request}
 
 
-class ProgressReport(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    connectionId: str = Field(min_length=1)
-    executionArn: str = Field(min_length=1)
-    step: str
-    progress: int = Field(ge=0, le=100)
-    message: str = ""
-    error: str | None = None
-
-    def message_for_client(self) -> dict[str, Any]:
-        message: dict[str, Any] = {
-            "type": "progress",
-            "executionArn": self.executionArn,
-            "step": self.step,
-            "progress": self.progress,
-            "message": self.message,
-        }
-        if self.error is not None:
-            message["error"] = self.error
-        return message
+def _invalid(where: str, problem: str) -> InvalidMessageError:
+    return InvalidMessageError(f"{bounded(where)}: {bounded(problem)}")
 
 
-def validation_message(error: ValidationError) -> str:
-    first = error.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "message"
-    return f"{bounded(where)}: {bounded(first['msg'])}"
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _fields(decoded: object) -> StartRequest:
+    if not isinstance(decoded, dict):
+        raise _invalid("message", "Input should be an object")
+    for name in ("action", "requestId"):
+        if name not in decoded:
+            raise _invalid(name, "Field required")
+        if not isinstance(decoded[name], str):
+            raise _invalid(name, "Input should be a valid string")
+        if name == "requestId" and not _REQUEST_ID.fullmatch(decoded[name]):
+            raise _invalid(name, f"String should match pattern '{REQUEST_ID_PATTERN}'")
+    request = decoded.get("request", {})
+    if not isinstance(request, dict):
+        raise _invalid("request", "Input should be an object")
+    return StartRequest(action=decoded["action"], requestId=decoded["requestId"], request=request)
 
 
 def connection_of(event: object) -> str | None:
@@ -90,10 +95,10 @@ def start_request(body: object, is_base64_encoded: bool = False) -> StartRequest
         except (binascii.Error, UnicodeDecodeError):
             raise InvalidMessageError("message: must be a JSON object") from None
     try:
-        # Powertools parses JSON text as well as a dict; its signature names only the dict.
-        return parse(event=text, model=StartRequest)  # type: ignore[call-overload]
-    except ValidationError as error:
-        raise InvalidMessageError(validation_message(error)) from error
+        decoded = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as error:  # json.JSONDecodeError, NaN or Infinity
+        raise _invalid("message", f"Invalid JSON: {error}") from None
+    return _fields(decoded)
 
 
 def conflict_message(request_id: str) -> str:

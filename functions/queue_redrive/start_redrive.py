@@ -17,11 +17,12 @@ from typing import Any
 
 import boto3
 import redrives
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from echo import bounded
+from lambda_tracing import tracer
 
 STATE_MACHINE_ARN = os.environ["STATE_MACHINE_ARN"]
 TARGETS = redrives.load_targets(os.environ["REDRIVE_TARGETS"])
@@ -29,7 +30,6 @@ DEFAULT_RATE = int(os.environ.get("DEFAULT_RATE", "10"))
 POLL_SECONDS = int(os.environ.get("POLL_SECONDS", "30"))
 
 logger = Logger()
-tracer = Tracer()
 
 sfn = boto3.client("stepfunctions")
 sqs = boto3.client("sqs")

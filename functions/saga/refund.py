@@ -12,7 +12,7 @@ from typing import Any
 
 import boto3
 import payments
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -21,19 +21,22 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyValidationError
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from echo import bounded
+from lambda_tracing import tracer
 
 logger = Logger()
-tracer = Tracer()
 
-persistence = DynamoDBPersistenceLayer(table_name=os.environ["IDEMPOTENCY_TABLE"])
+dynamodb = boto3.client("dynamodb")
+# A client of the default session: Powertools would build a session of its own, which
+# loads botocore's data files again at cold start.
+persistence = DynamoDBPersistenceLayer(
+    table_name=os.environ["IDEMPOTENCY_TABLE"], boto3_client=dynamodb
+)
 config = IdempotencyConfig(
     event_key_jmespath="tripId",
     payload_validation_jmespath="[amount, currency]",
     raise_on_no_idempotency_key=True,
 )
-gateway: payments.Gateway = payments.DemoGateway(
-    boto3.client("dynamodb"), os.environ["LEDGER_TABLE"]
-)
+gateway: payments.Gateway = payments.DemoGateway(dynamodb, os.environ["LEDGER_TABLE"])
 
 
 @idempotent_function(data_keyword_argument="payment", persistence_store=persistence, config=config)

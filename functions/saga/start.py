@@ -14,16 +14,16 @@ from typing import Any
 
 import boto3
 import trips
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from lambda_tracing import tracer
 
 STATE_MACHINE_ARN = os.environ["STATE_MACHINE_ARN"]
 ALLOW_FAULT_INJECTION = os.environ.get("ALLOW_FAULT_INJECTION", "false") == "true"
 
 logger = Logger()
-tracer = Tracer()
 
 sfn = boto3.client("stepfunctions")
 

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import store
 import webhook
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.batch import (
@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 TABLE_NAME = os.environ["TABLE_NAME"]
 SIGNATURE_SECRET_ARN = os.environ.get("SIGNATURE_SECRET_ARN") or None
@@ -30,7 +31,6 @@ SIGNATURE_ALGORITHM = webhook.signature_algorithm(os.environ.get("SIGNATURE_ALGO
 SECRET_MAX_AGE_S = 300
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 table = boto3.resource("dynamodb").Table(TABLE_NAME)

@@ -16,16 +16,16 @@ from typing import Any
 
 import boto3
 import webhook
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 QUEUE_URL = os.environ["QUEUE_URL"]
 SIGNATURE_HEADER = os.environ.get("SIGNATURE_HEADER") or None
 DELIVERY_ID_HEADER = os.environ.get("DELIVERY_ID_HEADER") or None
 
 logger = Logger()
-tracer = Tracer()
 
 sqs = boto3.client("sqs")
 

@@ -17,7 +17,8 @@ import importlib
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import boto3
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.idempotency import (
@@ -29,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 from slots import InvalidScheduledEvent, ScheduledRun, parse_event
 
 IDEMPOTENCY_TABLE = os.environ.get("IDEMPOTENCY_TABLE") or None
@@ -38,7 +40,6 @@ SECRET_ARN = os.environ.get("SECRET_ARN") or None
 SECRET_MAX_AGE_S = 300
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 task = importlib.import_module(os.environ.get("TASK_MODULE", "task"))
@@ -74,7 +75,11 @@ if IDEMPOTENCY_TABLE is not None:
     perform_once = idempotent_function(
         data_keyword_argument="run",
         config=config,
-        persistence_store=DynamoDBPersistenceLayer(table_name=IDEMPOTENCY_TABLE),
+        # A client of the default session: Powertools would build a session of its own,
+        # which loads botocore's data files again at cold start.
+        persistence_store=DynamoDBPersistenceLayer(
+            table_name=IDEMPOTENCY_TABLE, boto3_client=boto3.client("dynamodb")
+        ),
     )(perform)
 else:
     perform_once = perform

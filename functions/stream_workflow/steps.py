@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import costs
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 

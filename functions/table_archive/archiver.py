@@ -17,16 +17,16 @@ from typing import Any
 import archive
 import boto3
 import store
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 BUCKET_NAME = os.environ["BUCKET_NAME"]
 ARCHIVE_PREFIX = os.environ["ARCHIVE_PREFIX"]
 SOURCE_TABLE_NAME = os.environ["SOURCE_TABLE_NAME"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 s3 = boto3.client("s3")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+import boto3
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.middleware_factory import lambda_handler_decorator
 from aws_lambda_powertools.utilities.idempotency import (
@@ -23,14 +24,18 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 IDEMPOTENCY_TABLE_NAME = os.environ["IDEMPOTENCY_TABLE_NAME"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
-persistence = DynamoDBPersistenceLayer(table_name=IDEMPOTENCY_TABLE_NAME)
+# A client of the default session: Powertools would build a session of its own, which
+# loads botocore's data files again at cold start.
+persistence = DynamoDBPersistenceLayer(
+    table_name=IDEMPOTENCY_TABLE_NAME, boto3_client=boto3.client("dynamodb")
+)
 config = IdempotencyConfig(
     event_key_jmespath="detail.sourceEventId",
     payload_validation_jmespath="detail",

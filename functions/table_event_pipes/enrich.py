@@ -29,15 +29,15 @@ import boto3
 import ddb_json
 import events
 import lookups
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 ITEM_TYPES: dict[str, dict[str, Any]] = json.loads(os.environ["ITEM_TYPES"])
 LOOKUP_TABLE_NAME = os.environ.get("LOOKUP_TABLE_NAME", "")
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 dynamodb = boto3.client("dynamodb")

@@ -14,17 +14,17 @@ import runtime
 import signing
 import web
 import zones
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from lambda_tracing import tracer
 
 MAX_PASSES = 100
 PASS_TTL_S = (60, 30 * 86400)
 PASS_CLASSES = {"priority": signing.PASS_PRIORITY, "exempt": signing.PASS_EXEMPT}
 
 logger = Logger()
-tracer = Tracer()
 
 tables = runtime.tables()
 signer = runtime.signer()

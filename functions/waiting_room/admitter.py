@@ -14,13 +14,13 @@ from typing import Any
 import admission
 import emf
 import runtime
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 from room import Visitor
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 tables = runtime.tables()

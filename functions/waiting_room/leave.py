@@ -7,13 +7,13 @@ from typing import Any
 import runtime
 import visitors
 import web
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 room = visitors.Visitors(runtime.tables(), None, token_ttl_s=runtime.token_ttl_s())

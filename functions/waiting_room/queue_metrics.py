@@ -22,7 +22,7 @@ from typing import Any
 import boto3
 import ddb_json
 import emf
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -34,10 +34,10 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 from room import ADMITTED, COMPLETED, EXPIRED, LEFT, SEQ, TOTALS, VISITOR_PREFIX, WAITING
 
 logger = Logger()
-tracer = Tracer()
 
 dynamodb = boto3.resource("dynamodb")
 counters = dynamodb.Table(os.environ["COUNTERS_TABLE"])

@@ -18,15 +18,15 @@ from typing import Any
 
 import boto3
 import signing
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from lambda_tracing import tracer
 
 KEY_BYTES = 32
 STEPS = ("createSecret", "setSecret", "testSecret", "finishSecret")
 
 logger = Logger()
-tracer = Tracer()
 
 secrets = boto3.client("secretsmanager")
 SIGNING_SECRET_ARN = os.environ["SIGNING_SECRET_ARN"]

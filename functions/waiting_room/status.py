@@ -11,12 +11,12 @@ from typing import Any
 import runtime
 import visitors
 import web
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 logger = Logger()
-tracer = Tracer()
 
 tables = runtime.tables()
 signer = runtime.signer()

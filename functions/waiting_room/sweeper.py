@@ -9,14 +9,14 @@ from typing import Any
 import admission
 import runtime
 import sweep
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 DEFAULT_ABANDON_AFTER_S = 900
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 tables = runtime.tables()

@@ -14,12 +14,12 @@ from typing import Any
 import runtime
 import signing
 import web
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 signer = runtime.signer()

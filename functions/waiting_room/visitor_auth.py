@@ -20,13 +20,13 @@ from typing import Any
 import runtime
 import signing
 import web
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 VISITOR_ROUTES = ("GET/zones/*/status", "POST/zones/*/leave")
 
 logger = Logger()
-tracer = Tracer()
 
 signer = runtime.signer()
 COOKIE = runtime.visitor_cookie_name()

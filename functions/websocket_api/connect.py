@@ -7,14 +7,14 @@ from typing import Any, cast
 
 import gateway
 import ws_sender
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 USER_ID_SOURCE = cast(gateway.UserIdSource, os.environ.get("USER_ID_SOURCE", "protocol_header"))
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 registry = ws_sender.registry_from_environment()

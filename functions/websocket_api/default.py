@@ -6,13 +6,13 @@ import os
 from typing import Any
 
 import gateway
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 KNOWN_ACTIONS = [a for a in os.environ.get("KNOWN_ACTIONS", "").split(",") if a]
 
 logger = Logger()
-tracer = Tracer()
 
 
 @logger.inject_lambda_context

@@ -6,11 +6,11 @@ from typing import Any
 
 import gateway
 import ws_sender
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 logger = Logger()
-tracer = Tracer()
 
 registry = ws_sender.registry_from_environment()
 

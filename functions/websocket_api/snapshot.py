@@ -17,7 +17,7 @@ import boto3
 import ddb_json
 import toggles
 import ws_sender
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -28,11 +28,11 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
     DynamoDBRecord,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 TOGGLES_TABLE = os.environ["TOGGLES_TABLE"]
 
 logger = Logger()
-tracer = Tracer()
 
 dynamodb = boto3.client("dynamodb")
 sender = ws_sender.sender_from_environment()

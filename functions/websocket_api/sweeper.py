@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import ws_sender
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 sender = ws_sender.sender_from_environment()

@@ -14,16 +14,16 @@ from typing import Any
 import boto3
 import hits
 import tracing
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 FLOW = "dynamo"
 TABLE_NAME = os.environ["TABLE_NAME"]
 COUNTER_TTL_S = int(os.environ["COUNTER_TTL_S"])
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 table = boto3.resource("dynamodb").Table(TABLE_NAME)

@@ -1,10 +1,11 @@
 """`http` flow: calls the external URL for each request path.
 
-Tracer patches `requests`, so each call is a remote subsegment (the target's host, with
-method, URL and status) and carries the trace header. `FAILURE_RATE` (0 by default) makes
-that share of calls fail on purpose, so faults show up on the service map and in the
-flow's X-Ray group; a failed invocation is retried by Lambda and then sent to the
-on-failure queue.
+The shared tracer patches only botocore and `http.client` (see lambda_tracing), so this
+module patches `requests`, the library `outbound` calls with: each call is a remote
+subsegment (the target's host, with method, URL and status) and carries the trace header.
+`FAILURE_RATE` (0 by default) makes that share of calls fail on purpose, so faults show up
+on the service map and in the flow's X-Ray group; a failed invocation is retried by Lambda
+and then sent to the on-failure queue.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 import hops
 import outbound
 import tracing
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 FLOW = "http"
 TARGET = outbound.Target(
@@ -29,8 +31,8 @@ TARGET = outbound.Target(
     failure_rate=hops.failure_rate(os.environ.get("FAILURE_RATE", "0")),
 )
 
+tracer.patch(["requests"])
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 client = outbound.session(TARGET.retries)

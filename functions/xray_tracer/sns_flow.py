@@ -11,15 +11,15 @@ from typing import Any
 
 import boto3
 import tracing
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 FLOW = "sns"
 SECOND_TOPIC_ARN = os.environ["SECOND_TOPIC_ARN"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 sns = boto3.client("sns")

@@ -11,7 +11,7 @@ from typing import Any
 
 import hops
 import tracing
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -21,11 +21,11 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 FLOW = "sqs"
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 # A batch where every record fails still answers with the list, not an exception.

@@ -14,15 +14,15 @@ from typing import Any
 import boto3
 import hops
 import tracing
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 
 FLOW = "sqs"
 QUEUE_URL = os.environ["QUEUE_URL"]
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 sqs = boto3.client("sqs")

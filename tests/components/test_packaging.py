@@ -23,6 +23,7 @@ def source(tmp_path: Path) -> Path:
     write(root / "demo" / "handler.py", "def handler(event, context):\n    return 1\n")
     write(root / "demo" / "logic" / "rules.py", "LIMIT = 3\n")
     write(root / "demo" / "__pycache__" / "handler.cpython-311.pyc", "junk")
+    write(root / "shared" / packaging.TRACING, "tracer = None\n")
     return root
 
 
@@ -33,7 +34,7 @@ def test_zip_is_deterministic_and_excludes_caches(source: Path, tmp_path: Path):
     assert first.sha256 == second.sha256
     assert first.path.read_bytes() == second.path.read_bytes()
     with zipfile.ZipFile(first.path) as archive:
-        assert archive.namelist() == ["handler.py", "logic/rules.py"]
+        assert archive.namelist() == ["handler.py", "lambda_tracing.py", "logic/rules.py"]
         assert {info.date_time for info in archive.infolist()} == {(1980, 1, 1, 0, 0, 0)}
 
 
@@ -56,7 +57,12 @@ def test_shared_modules_join_the_zip_root_deterministically(source: Path, tmp_pa
     )
     plain = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
     with zipfile.ZipFile(first.path) as archive:
-        assert archive.namelist() == ["handler.py", "logic/rules.py", "ws_sender.py"]
+        assert archive.namelist() == [
+            "handler.py",
+            "lambda_tracing.py",
+            "logic/rules.py",
+            "ws_sender.py",
+        ]
         assert archive.read("ws_sender.py") == b"def send():\n    return True\n"
     assert first.path.read_bytes() == again.path.read_bytes()
     assert plain.sha256 != first.sha256
@@ -77,6 +83,24 @@ def test_shared_module_must_exist_and_not_clash(source: Path, tmp_path: Path):
     write(source / "shared" / "handler.py", "CLASH = 1\n")
     with pytest.raises(ValueError, match=r"shared file handler\.py clashes"):
         packaging.build("demo", shared=["handler.py"], functions_dir=source, build_dir=tmp_path)
+
+
+def test_every_function_zip_carries_the_shared_tracer_and_a_layer_only_what_it_names(
+    source: Path, tmp_path: Path
+):
+    write(source / "demo" / "layer" / "tool_code" / "__init__.py", "")
+    function = packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+    layer = packaging.build("demo/layer", layer=True, functions_dir=source, build_dir=tmp_path)
+    with zipfile.ZipFile(function.path) as archive:
+        assert archive.read(packaging.TRACING) == b"tracer = None\n"
+    with zipfile.ZipFile(layer.path) as archive:
+        assert archive.namelist() == ["tool_code/__init__.py"]
+    write(source / "demo" / packaging.TRACING, "tracer = 'mine'\n")
+    with pytest.raises(ValueError, match=r"shared file lambda_tracing\.py clashes"):
+        packaging.build("demo", functions_dir=source, build_dir=tmp_path)
+    (source / "shared" / packaging.TRACING).unlink()
+    with pytest.raises(ValueError, match="no shared Lambda module"):
+        packaging.build("demo/layer", functions_dir=source, build_dir=tmp_path)
 
 
 def test_missing_folder_is_a_clear_error(tmp_path: Path):
@@ -169,17 +193,22 @@ def test_named_entries_of_a_sub_folder_zip_are_executable(source: Path, tmp_path
     write(source / "demo" / "layer" / "extensions" / "tool", "#!/bin/sh\nexec true\n")
     write(source / "demo" / "layer" / "tool_code" / "__init__.py", "")
     package = packaging.build(
-        "demo/layer", executables=["extensions/tool"], functions_dir=source, build_dir=tmp_path
+        "demo/layer",
+        layer=True,
+        executables=["extensions/tool"],
+        functions_dir=source,
+        build_dir=tmp_path,
     )
     assert package.path.name.startswith("demo-layer-")
     with zipfile.ZipFile(package.path) as archive:
         modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in archive.infolist()}
     assert modes == {"extensions/tool": 0o755, "tool_code/__init__.py": 0o644}
-    plain = packaging.build("demo/layer", functions_dir=source, build_dir=tmp_path)
+    plain = packaging.build("demo/layer", layer=True, functions_dir=source, build_dir=tmp_path)
     assert plain.sha256 != package.sha256  # the mode is part of the cache key and the hash
     with pytest.raises(ValueError, match="executables not in the zip: extensions/missing"):
         packaging.build(
             "demo/layer",
+            layer=True,
             executables=["extensions/missing"],
             functions_dir=source,
             build_dir=tmp_path,

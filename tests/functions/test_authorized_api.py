@@ -551,10 +551,10 @@ def test_group_lookups_are_cached(
     group_authorizer: ModuleType, keys: dict[str, Key], load_event: LoadEvent, lambda_context: Any
 ) -> None:
     reads: list[str] = []
-    client = group_authorizer.group_policies.table.meta.client
+    client = group_authorizer.group_policies.client
     client.meta.events.register(
         "provide-client-params.dynamodb.GetItem",
-        lambda params, **_: reads.append(params["Key"]["group"]),
+        lambda params, **_: reads.append(params["Key"]["group"]["S"]),
     )
     token = sign(claims(load_event, cognito__groups=["users", "nobody"]), keys["access"])
     for _ in range(3):

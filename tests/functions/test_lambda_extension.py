@@ -225,7 +225,9 @@ def cache_server(extension, aws) -> Iterator[tuple[int, Clock, CountingFetchers]
 
 
 def test_layer_zip_holds_an_executable_launcher_and_the_extension_code(tmp_path):
-    package = packaging.build("lambda_extension/layer", executables=[LAUNCHER], build_dir=tmp_path)
+    package = packaging.build(
+        "lambda_extension/layer", layer=True, executables=[LAUNCHER], build_dir=tmp_path
+    )
     with zipfile.ZipFile(package.path) as archive:
         infos = {info.filename: info for info in archive.infolist()}
         launcher = archive.read(LAUNCHER)
@@ -249,7 +251,7 @@ def test_launcher_from_the_zip_registers_serves_and_exits_on_shutdown(tmp_path, 
     """The layer as Lambda unpacks it into /opt: its launcher is started as a process (the
     shebang and mode are what make it run), against the fake API and moto's server."""
     package = packaging.build(
-        "lambda_extension/layer", executables=[LAUNCHER], build_dir=tmp_path / "build"
+        "lambda_extension/layer", layer=True, executables=[LAUNCHER], build_dir=tmp_path / "build"
     )
     opt = tmp_path / "opt"
     with zipfile.ZipFile(package.path) as archive:

@@ -304,6 +304,55 @@ def test_malformed_messages_are_a_400_told_to_the_client(
     assert executions(machine_arn) == []
 
 
+PATTERN_ERROR = "requestId: String should match pattern '^[A-Za-z0-9_-]{1,80}$'"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ('{"action": 5, "requestId": "a"}', "action: Input should be a valid string"),
+        ('{"action": null}', "action: Input should be a valid string"),
+        ('{"requestId": "has spaces"}', "action: Field required"),  # the first field first
+        ('{"action": "x", "requestId": 7}', "requestId: Input should be a valid string"),
+        ('{"action": "x", "requestId": ""}', PATTERN_ERROR),
+        ('{"action": "x", "requestId": "' + "a" * 81 + '"}', PATTERN_ERROR),
+        ('{"action": "x", "requestId": "ab\\n"}', PATTERN_ERROR),
+        (
+            '{"action": "x", "requestId": "ok", "request": null}',
+            "request: Input should be an object",
+        ),
+        (
+            '{"action": "x", "requestId": "ok", "request": [1]}',
+            "request: Input should be an object",
+        ),
+        ("null", "message: Input should be an object"),
+        ('"text"', "message: Input should be an object"),
+        ('{"action": "x", "requestId": "ok", "request": NaN}', "message: Invalid JSON"),
+        ('{"action": "x"', "message: Invalid JSON"),
+    ],
+)
+def test_the_start_message_is_checked_field_by_field(
+    load_function: LoadFunction, body: str, error: str
+) -> None:
+    workflow = load_function(PATTERN, "workflow")
+    with pytest.raises(workflow.InvalidMessageError) as raised:
+        workflow.start_request(body)
+    assert str(raised.value).startswith(error)
+
+
+def test_a_valid_start_message_keeps_its_fields_and_drops_unknown_ones(
+    load_function: LoadFunction,
+) -> None:
+    workflow = load_function(PATTERN, "workflow")
+    body = {"action": "go", "requestId": "a" * 80, "request": {"n": [1, 2.5, None]}, "x": 1}
+    assert workflow.start_request(json.dumps(body)).message() == {
+        "action": "go",
+        "requestId": "a" * 80,
+        "request": {"n": [1, 2.5, None]},
+    }
+    assert workflow.start_request('{"action": "go", "requestId": "r"}').request == {}
+
+
 @pytest.mark.parametrize("sparse", ["base64", "null-headers"])
 def test_a_base64_or_sparse_message_starts_the_workflow(
     machine_arn, load_function: LoadFunction, lambda_context, sparse

@@ -11,13 +11,13 @@ import os
 from typing import Any
 
 import config_cache_client as client
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from lambda_tracing import tracer
 from requests_shape import InvalidRequest, parse_request
 
 logger = Logger()
-tracer = Tracer()
 metrics = Metrics()
 
 
