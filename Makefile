@@ -6,12 +6,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STACK  ?=
+PROGRAM ?=
 ARGS   ?=
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check
 PREVIEW_STAMP := $(VENV)/.installed-preview
 DEV_STAMP     := $(VENV)/.installed-dev
 
-.PHONY: setup preview test lint typecheck unit bench mutation docs iam-data up destroy clean
+.PHONY: setup preview check test lint typecheck unit bench mutation docs iam-data up destroy clean
 
 setup: $(PREVIEW_STAMP)
 
@@ -41,6 +42,18 @@ preview: $(PREVIEW_STAMP)  ## offline preview: make preview STACK=prod ARGS="--j
 	  1) echo "make preview: exit 1 (a mandatory policy finding, or a failure)" >&2 ;; \
 	  2) echo "make preview: exit 2 (a stack config or option error)" >&2 ;; \
 	  *) echo "make preview: exit $$status" >&2 ;; \
+	esac; \
+	exit $$status
+
+# The same preview and gate on any Pulumi Python program folder (its Pulumi.yaml and stack config).
+check: $(PREVIEW_STAMP)  ## any program: make check PROGRAM=../my-app ARGS="--profile prod --stack prod"
+	@test -n "$(PROGRAM)" || { echo "make check: set PROGRAM=<folder with a Pulumi.yaml>" >&2; exit 2; }
+	@$(BIN)/python -m preview --program $(PROGRAM) $(ARGS); status=$$?; \
+	case $$status in \
+	  0) ;; \
+	  1) echo "make check: exit 1 (a mandatory policy finding, or a failure)" >&2 ;; \
+	  2) echo "make check: exit 2 (a program, config or option error)" >&2 ;; \
+	  *) echo "make check: exit $$status" >&2 ;; \
 	esac; \
 	exit $$status
 

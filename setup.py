@@ -1,5 +1,5 @@
 """The wheel's contents (its metadata is in pyproject.toml): the repository's components/,
-functions/ and policies/ installed beneath one import package, `serverless_patterns`.
+functions/, policies/ and preview/ installed beneath one import package, `serverless_patterns`.
 
 Contributors keep the folders at the top level and import `components`; `package_dir` maps
 each folder to its place under `serverless_patterns`, so the installed package has below
@@ -7,7 +7,10 @@ each folder to its place under `serverless_patterns`, so the installed package h
 Lambda sources at `../../functions` from `components/core/packaging.py`, and the policy pack
 folder is complete for `pulumi preview --policy-pack`. Every file that is not Python goes in
 as package data. The components import each other relatively, so they work under either name;
-the Lambda sources are data (zip roots), never imported by the library.
+the Lambda sources are data (zip roots), never imported by the library. The offline preview
+imports itself relatively and the library by the name beside it, so `python -m
+serverless_patterns.preview --program .` previews and gates a user's program with the
+installed pack and profiles (its paths are relative to its own folder's parent).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 from setuptools import setup
 
 PACKAGE = "serverless_patterns"
-TREES = ("components", "functions", "policies")
+TREES = ("components", "functions", "policies", "preview")
 # Caches, the Pulumi CLI's policies/venv and the pack's development tools stay out.
 SKIPPED_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache", "tests", "venv", "tools"}
 SKIPPED_SUFFIXES = {".pyc", ".pyo"}

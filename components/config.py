@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import json
 import re
 import types
@@ -245,9 +246,12 @@ def _collect(items: Mapping[Any, tuple[Any, Any, Key]]) -> dict[Any, Any]:
 _PULUMI_NAMES = {"Output": pulumi.Output, "T": pulumi.output.T}
 
 
-def _configurable(cls: type) -> dict[str, Any]:
+@functools.cache  # evaluating the annotations is most of a parse; a class's never change
+def _configurable(cls: type) -> Mapping[str, Any]:
     hints = typing.get_type_hints(cls, localns=_PULUMI_NAMES)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "settings"}
+    return types.MappingProxyType(
+        {f.name: hints[f.name] for f in dataclasses.fields(cls) if f.name != "settings"}
+    )
 
 
 def _optional(cls: type) -> set[str]:

@@ -8,11 +8,18 @@ from the URN, so the same program gives the same plan every run.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
+
+from . import sdk_types
 
 ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -44,10 +51,42 @@ def _api_id(*parts: str) -> str:
     return "".join(chars)
 
 
+# A result `call` answers for a wholly unknown invoke result (the monitor sends `unknown`).
+UNKNOWN_RESULT = "__unknown_result"
+# Whether an invoke is the output form (`get_vpc_output`): that form carries unknowns, while
+# the plain form (`get_vpc`) builds the SDK's result class at once, which refuses them.
+_OUTPUT_FORM: contextvars.ContextVar[bool] = contextvars.ContextVar("output_form", default=False)
+
+
+@contextmanager
+def output_invokes_marked() -> Iterator[None]:
+    """While a program runs, output-form invokes are marked for `SimulatedCloud.call`: the
+    SDK's `invoke_output` runs under the mark, and its task and the monitor call the task
+    makes inherit the context."""
+    original = pulumi.runtime.invoke_output
+
+    def marked(*args: Any, **kwargs: Any) -> Any:
+        token = _OUTPUT_FORM.set(True)
+        try:
+            return original(*args, **kwargs)
+        finally:
+            _OUTPUT_FORM.reset(token)
+
+    pulumi.runtime.invoke_output = marked
+    try:
+        yield
+    finally:
+        pulumi.runtime.invoke_output = original
+
+
 class SimulatedCloud(pulumi.runtime.Mocks):
-    def __init__(self, region: str = DEFAULT_REGION, account: str = ACCOUNT) -> None:
+    def __init__(
+        self, region: str = DEFAULT_REGION, account: str = ACCOUNT, preview: bool = False
+    ) -> None:
         self.region = region
         self.account = account
+        self.preview = preview  # data sources it has no model of answer unknowns
+        self.notes: list[str] = []  # what it had to make up, said once each
 
     # Invokes -----------------------------------------------------------------------------
 
@@ -83,7 +122,38 @@ class SimulatedCloud(pulumi.runtime.Mocks):
                 "json": json.dumps(document, indent=2),
                 "minifiedJson": json.dumps(document, separators=(",", ":")),
             }, []
-        raise NotImplementedError(f"the simulated cloud has no answer for invoke {token}")
+        return self._made_up_invoke(token, args.args)
+
+    def _made_up_invoke(self, token: str, args: dict[str, Any]) -> tuple[dict[str, Any], list]:
+        """A data source with no model here: at preview, an output-form invoke's result is
+        unknown, as the engine answers an invoke it cannot serve yet (the SDK cannot carry
+        unknowns inside its result class); otherwise the SDK's result type with plausible
+        values. A note says which, once per data source."""
+        result = sdk_types.invoke_result(token)
+        if result is None:
+            raise NotImplementedError(
+                f"the simulated cloud has no answer for invoke {token}, and no installed SDK "
+                "declares its result type"
+            )
+        class_name, properties = result
+        unknown = self.preview and _OUTPUT_FORM.get()
+        what = "unknown values" if unknown else "made-up values"
+        note = f"data source {token} is not modeled offline: its {class_name} has {what}"
+        if note not in self.notes:
+            self.notes.append(note)
+        if unknown:
+            return {UNKNOWN_RESULT: True}, []
+        values: dict[str, Any] = {}
+        context = _Context(self, token, token.rsplit(":", 1)[-1], str(args.get("name") or ""))
+        for prop in properties:
+            if prop.name in args and args[prop.name] is not None:
+                values[prop.name] = args[prop.name]  # a filter argument the result echoes
+            else:
+                value = context.plausible(prop.name, prop.kind, prop.doc)
+                if value is not _NONE:
+                    values[prop.name] = value
+        values.setdefault("id", context.identifier("id"))
+        return values, []
 
     # Resources ---------------------------------------------------------------------------
 
@@ -92,10 +162,38 @@ class SimulatedCloud(pulumi.runtime.Mocks):
             return None, {}
         state = dict(args.inputs)
         state.update(self._outputs(args.typ, args.name, args.inputs))
+        shape = sdk_types.resource_shape(args.typ)
+        if shape is not None:
+            self._conform(args.typ, args.name, state, shape)
         resource_id = state.pop("__id", None) or state.get("name") or args.name
         if args.resource_id:
             resource_id = args.resource_id
         return str(resource_id), state
+
+    def _conform(
+        self, typ: str, logical: str, state: dict[str, Any], shape: sdk_types.ResourceShape
+    ) -> None:
+        """State as the SDK declares it: an input echoed as a string where the SDK types the
+        output a string (a policy given as a dict comes back as its JSON), and a plausible
+        value for every output-only property no model above set (`uris`, `domainName`)."""
+        for key in shape.strings.intersection(state):
+            value = state[key]
+            if isinstance(value, dict | list):
+                if rpc.is_rpc_secret(value):
+                    inner = rpc.unwrap_rpc_secret(value)
+                    if isinstance(inner, dict | list):
+                        state[key] = rpc.wrap_rpc_secret(json.dumps(inner))
+                else:
+                    state[key] = json.dumps(value)
+        context: _Context | None = None
+        for prop in shape.outputs:
+            if prop.name == "tagsAll":  # the resource's tags with the provider's (none here)
+                state[prop.name] = state.get("tags") or {}
+            elif prop.name not in state:
+                context = context or _Context(self, typ, logical, str(state.get("name") or ""))
+                value = context.plausible(prop.name, prop.kind, prop.doc)
+                if value is not _NONE:
+                    state[prop.name] = value
 
     def _outputs(self, typ: str, logical: str, inputs: dict[str, Any]) -> dict[str, Any]:
         if typ.startswith("pulumi:providers:"):
@@ -237,6 +335,79 @@ class SimulatedCloud(pulumi.runtime.Mocks):
             )
             out.pop("name")
         return out
+
+
+_NONE = object()  # no plausible value (a resource reference, an untyped value)
+_DATE = "2026-01-01T00:00:00Z"
+
+
+class _Context:
+    """Plausible values for one resource's (or data source's) properties, by name and type."""
+
+    def __init__(self, cloud: SimulatedCloud, typ: str, logical: str, name: str) -> None:
+        package, _, rest = typ.partition(":")
+        module = rest.split("/")[0].split(":")[0]
+        self.typ, self.logical = typ, logical
+        self.region, self.account = cloud.region, cloud.account
+        self.service = _ARN_SERVICE.get(module, module) if package == "aws" else package
+        self.kind = typ.rsplit(":", 1)[-1]
+        self.name = name or f"{logical}-{_digest(typ, logical)}"
+
+    def identifier(self, prop: str) -> str:
+        return f"{self.kind.lower()[:8]}-{_digest(self.typ, self.logical, prop, length=12)}"
+
+    def host(self) -> str:
+        return f"{_api_id(self.typ, self.logical)}.{self.service}.{self.region}.amazonaws.com"
+
+    def text(self, prop: str) -> str:
+        lowered = prop.lower()
+        if lowered.endswith("arn"):
+            where = f"{self.service}:{self.region}:{self.account}"
+            return f"arn:aws:{where}:{self.kind.lower()}/{self.name}"
+        if lowered in ("accountid", "ownerid", "owneraccountid"):
+            return self.account
+        if lowered.endswith("region"):
+            return self.region
+        if lowered.endswith(("cidrblock", "cidr")):
+            return "10.0.0.0/16"
+        if lowered.endswith(("url", "uri", "uris", "urls")):
+            return f"https://{self.host()}/"
+        if lowered.endswith("endpoint") or lowered.endswith("endpoints"):
+            return f"https://{self.host()}"
+        if lowered.endswith(("domainname", "domain", "hostname", "dnsname", "fqdn")):
+            return self.host()
+        if lowered.endswith("name"):
+            return self.name
+        if lowered.endswith(("date", "time", "created", "modified")):
+            return _DATE
+        return self.identifier(prop)
+
+    def plausible(self, prop: str, kind: sdk_types.Kind, doc: str = "") -> Any:
+        if kind.kind == sdk_types.STR:
+            return self.text(prop)
+        if kind.kind == sdk_types.INT:
+            return 443 if prop.lower().endswith("port") else 0
+        if kind.kind == sdk_types.FLOAT:
+            return 0.0
+        if kind.kind == sdk_types.BOOL:
+            return False
+        if kind.kind == sdk_types.LIST:
+            # one item, so that a program can read the first (`options[0].record_name`)
+            item = self.plausible(prop, kind.item) if kind.item else _NONE
+            return [] if item is _NONE else [item]
+        if kind.kind == sdk_types.MAP:
+            # keys the SDK's docs show (`uris["GRAPHQL"]`), each with a value of its type
+            keys = sorted(set(re.findall(r'\w+\["([^"\\]+)"\]', doc)))
+            values = {k: self.plausible(prop, kind.item, "") for k in keys} if kind.item else {}
+            return {k: v for k, v in values.items() if v is not _NONE}
+        if kind.kind == sdk_types.OBJECT:
+            fields = {
+                f.name: self.plausible(f.name, f.kind, f.doc)
+                for f in kind.fields
+                if not f.kind.optional
+            }
+            return {k: v for k, v in fields.items() if v is not _NONE}
+        return _NONE
 
 
 def policy_document_json(args: dict[str, Any]) -> dict[str, Any]:

@@ -14,14 +14,22 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.output import Unknown
 from pulumi.runtime import config as runtime_config
 from pulumi.runtime import mocks as runtime_mocks
 from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.proto import engine_pb2
+from pulumi.runtime.proto import engine_pb2, resource_pb2
+from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from preview.cloud import DEFAULT_REGION, SimulatedCloud
+from . import sdk_patches
+from .cloud import (
+    DEFAULT_REGION,
+    UNKNOWN_RESULT,
+    SimulatedCloud,
+    output_invokes_marked,
+)
 
 # Running a program needs the library (`components.config` validates the stack config, about
 # 0.4 s of imports with pulumi_aws); gating a saved plan (`--plan`) needs none of it, so the
@@ -118,6 +126,9 @@ _SEVERITIES = {
 }
 
 
+_RESOURCE_REFERENCES = resource_pb2.RESOURCE_MONITOR_FEATURE_RESOURCE_REFERENCES
+
+
 class RecordingEngine(runtime_mocks.MockEngine):
     """The engine's Log RPC, kept from info up: what `pulumi preview` prints under
     Diagnostics (the SDK's own debug chatter is left out, as the CLI leaves it out)."""
@@ -139,6 +150,16 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
         self.stack_urn: str | None = None
+        self.remote: dict[str, str] = {}  # type -> first name: components of other packages
+
+    def GetDeploymentInfo(self, request: Any) -> Any:
+        """The mock's features without resource references: a resource given as an input
+        (`role=role`) is then sent as the engine sends it to a provider that takes none, as
+        its id (or a component's URN) with the dependency. (Deserializing a reference in the
+        mock rebuilds the resource inside the running event loop: a hang or a loop error.)"""
+        info = super().GetDeploymentInfo(request)
+        features = [f for f in info.supportedFeatures if f != _RESOURCE_REFERENCES]
+        return type(info)(supportedFeatures=features)
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         """URNs as the engine makes them: the parent's full type chain, the root stack left out
@@ -150,11 +171,19 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
                 qualified = f"{parent_type}${type_}"
         return f"urn:pulumi:{pulumi.get_stack()}::{pulumi.get_project()}::{qualified}::{name}"
 
+    def Invoke(self, request: Any) -> Any:
+        response = super().Invoke(request)
+        if UNKNOWN_RESULT in getattr(response, "return").fields:
+            return resource_pb2.ResourceInvokeResponse(unknown=True)
+        return response
+
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn
             return response
+        if request.remote:  # a component of another package: its provider builds it
+            self.remote.setdefault(request.type, request.name)
         inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
         registered = self.resources.get(response.urn)
         self.registrations.append(
@@ -189,6 +218,7 @@ class Plan:
     outputs: dict[str, Any]
     stack_urn: str | None
     logs: list[Log] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what the offline run could not model
 
     def of_type(self, token: str) -> list[Registration]:
         return [r for r in self.registrations if r.type == token]
@@ -228,6 +258,7 @@ class Plan:
             stack=stack,
             registrations=[Registration.from_json(r) for r in document["resources"]],
             outputs=dict(document.get("outputs") or {}),
+            notes=[str(note) for note in document.get("notes") or []],
             stack_urn=f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}",
         )
 
@@ -237,6 +268,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     the same bytes (the registration order across patterns is not fixed)."""
     document = plan.to_json()
     document["resources"].sort(key=lambda resource: resource["urn"])
+    if plan.notes:
+        document["notes"] = list(plan.notes)
     return document
 
 
@@ -262,6 +295,8 @@ def plain(value: Any) -> Any:
         return {"asset": type(value).__name__}
     if value is None or isinstance(value, str | int | float | bool):
         return value
+    if isinstance(value, Unknown):  # a value computed at preview, as the engine sends it
+        return UNKNOWN
     return str(value)
 
 
@@ -284,7 +319,7 @@ def load_stack_config(path: Path, root: Path = ROOT) -> dict[str, str]:
     Raises a `ConfigError` naming the file, and the line, of every problem: the file's own
     (not a stack file, duplicate keys) and the config's (`components.config.parse`).
     """
-    from preview import stack_files
+    from . import stack_files
 
     stack = stack_files.load(path, project_name(root))
     stack.check()
@@ -306,7 +341,8 @@ def run(
     """Run `program` with `config` under the simulated cloud and return what it registered."""
     project = project or project_name()
     region = config.get("aws:region", DEFAULT_REGION)
-    monitor = RecordingMonitor(SimulatedCloud(region=region))
+    cloud = SimulatedCloud(region=region, preview=preview)
+    monitor = RecordingMonitor(cloud)
     # A fresh root stack per run: set_mocks keeps an existing one, whose URN names the
     # previous run's stack.
     runtime_settings.ROOT.set(None)
@@ -323,15 +359,26 @@ def run(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _sync_await(run_pulumi_func(program))
+        with output_invokes_marked(), sdk_patches.installed():
+            _sync_await(run_pulumi_func(program))
     finally:
         if collecting:
             gc.enable()
     outputs = {}
     if root is not None:
         for key, value in getattr(root, "outputs", {}).items():
-            outputs[key] = _sync_await(pulumi.Output.from_input(value).future())
-    return Plan(project, stack, monitor.registrations, outputs, monitor.stack_urn, recorder.logs)
+            output = pulumi.Output.from_input(value)
+            known = _sync_await(output.is_known())
+            outputs[key] = _sync_await(output.future()) if known else UNKNOWN
+    notes = [*cloud.notes]
+    notes += [
+        f"not evaluated offline: {typ} ({name}): a component of another package, built by its "
+        "own provider; the policy pack sees none of its resources"
+        for typ, name in sorted(monitor.remote.items())
+    ]
+    return Plan(
+        project, stack, monitor.registrations, outputs, monitor.stack_urn, recorder.logs, notes
+    )
 
 
 def run_main(
@@ -341,7 +388,7 @@ def run_main(
     path = path or stack_file(stack, root)
     config = load_stack_config(path, root)
     if REGION_KEY not in config:
-        from preview import stack_files
+        from . import stack_files
 
         print(
             f"note: {stack_files.shown(path)} sets no {REGION_KEY}; previewing in "

@@ -41,8 +41,8 @@ import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-from preview import provider_defaults
-from preview.engine import ROOT, Plan, Registration, plain
+from . import provider_defaults
+from .engine import ROOT, Plan, Registration, plain
 
 POLICIES_DIR = ROOT / "policies"
 PROFILES_DIR = POLICIES_DIR / "profiles"

@@ -8,8 +8,8 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from preview.engine import Plan, Registration
-from preview.gate import UNKNOWN
+from .engine import Plan, Registration
+from .gate import UNKNOWN
 
 # Plumbing that would crowd the diagram: it belongs to the node it serves.
 _DIAGRAM_SKIP = re.compile(

@@ -16,11 +16,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from components.config import ConfigError, Key, Problem, parse
+from . import library
+
+if TYPE_CHECKING:
+    from components.config import ConfigError, Key, Problem, parse
+else:  # the library beside this package (`components` or `serverless_patterns.components`)
+    _config = library("components.config")
+    ConfigError, Key, Problem, parse = (
+        _config.ConfigError,
+        _config.Key,
+        _config.Problem,
+        _config.parse,
+    )
 
 CONFIG = "config"
 _BOOL = "tag:yaml.org,2002:bool"

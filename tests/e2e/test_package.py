@@ -7,10 +7,11 @@ Nothing is downloaded. The wheel is built by this .venv's setuptools (`pip wheel
 --no-build-isolation`) from a copy of the files it takes, so the checkout gets no build/ or
 egg-info. The fresh environment sees the dependencies already installed in this .venv
 through a .pth file that names this .venv's site-packages, so `pip install --no-deps`
-installs the wheel alone. The offline preview is not in the package yet, so the driver
-takes `preview.engine` and `preview.gate` from this checkout, appended to `sys.path` after
-the fresh environment's own site-packages (the installed `serverless_patterns` comes first),
-and starts the installed pack as the engine does (`python -m pulumi.policy` in its folder).
+installs the wheel alone. The offline preview is in the package too: the driver takes
+`serverless_patterns.preview`'s engine and gate from the installed package (nothing of this
+checkout is on the path) and starts the installed pack as the engine does (`python -m
+pulumi.policy` in its folder), and `python -m serverless_patterns.preview --program .` runs
+in the program's folder as a user runs it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from components.core import packaging
 ROOT = Path(__file__).resolve().parents[2]
 # What the wheel is built from (setup.py takes components/, functions/, policies/).
 WHEEL_SOURCES = ("pyproject.toml", "setup.py", "README.md")
-WHEEL_TREES = ("serverless_patterns", "components", "functions", "policies")
+WHEEL_TREES = ("serverless_patterns", "components", "functions", "policies", "preview")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "venv", ".mypy_cache", ".pytest_cache")
 
 
@@ -66,9 +67,7 @@ from pathlib import Path
 
 import serverless_patterns
 import serverless_patterns.components
-
-sys.path.append({repo!r})  # the offline preview, after the installed package
-from preview import engine, gate
+from serverless_patterns.preview import engine, gate
 
 
 def preview(path):
@@ -88,6 +87,8 @@ _, without_alarm_actions = preview("without_alarm_actions.py")
 functions = plan.of_type("aws:lambda/function:Function")
 print(json.dumps({{
     "package": serverless_patterns.__file__,
+    "preview": engine.__file__,
+    "checkout_modules": sorted({{"preview", "components", "policies"}} & set(sys.modules)),
     "components": serverless_patterns.components.__file__,
     "types": sorted({{r.type for r in plan.registrations}}),
     "outputs": sorted(plan.outputs),
@@ -164,6 +165,8 @@ def test_an_installed_wheel_builds_and_gates_a_program_outside_the_repo(tmp_path
     installed = Path(result["package"]).parent
     assert installed.is_relative_to(tmp_path / "env")
     assert Path(result["components"]).is_relative_to(installed)
+    assert Path(result["preview"]).is_relative_to(installed)
+    assert result["checkout_modules"] == []  # nothing imported by the checkout's names
     assert "serverless-patterns:patterns:ScalableWebhook" in result["types"]
     assert "aws:lambda/function:Function" in result["types"]
     assert result["outputs"] == ["url"]
@@ -174,10 +177,16 @@ def test_an_installed_wheel_builds_and_gates_a_program_outside_the_repo(tmp_path
     handlers = Path(result["functions_dir"]) / "scalable_webhook"
     assert handlers.is_relative_to(installed)
     sources = sorted(
-        p.relative_to(handlers).as_posix()
-        for p in handlers.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        [
+            *(
+                p.relative_to(handlers).as_posix()
+                for p in handlers.rglob("*")
+                if p.is_file() and "__pycache__" not in p.parts
+            ),
+            packaging.TRACING,  # every function's zip carries the installed shared tracer
+        ]
     )
+    assert (handlers.parent / packaging.SHARED / packaging.TRACING).is_file()
     assert zip_names(Path(code)) == sources
     digest = base64.b64encode(hashlib.sha256(Path(code).read_bytes()).digest()).decode()
     assert result["hashes"] == [digest]
@@ -191,6 +200,36 @@ def test_an_installed_wheel_builds_and_gates_a_program_outside_the_repo(tmp_path
     assert result["mandatory"] == []
     # STACK-007 dlq-depth-alarm: the DLQ's alarm notifies no one.
     assert "STACK-007" in result["mandatory_without_alarm_actions"]
+
+    # The installed preview's command line on the user's program, as the README says to run
+    # it: the stack has no file here, its config comes as --config pairs.
+    printed = run(
+        [
+            str(python),
+            "-m",
+            "serverless_patterns.preview",
+            "--program",
+            ".",
+            "--stack",
+            "prod",
+            "--config",
+            "aws:region=eu-west-1",
+            "--profile",
+            "prod",
+            "--json",
+            "plan.json",
+        ],
+        program,
+        env,
+    )
+    assert "Policy summary: 0 mandatory" in printed
+    document = json.loads((program / "plan.json").read_text())
+    assert (document["project"], document["stack"]) == ("orders-service", "prod")
+    assert document["policy_summary"]["mandatory"] == 0
+    assert document["policy_summary"]["policies"] == result["summary"]["policies"]
+    assert "serverless-patterns:patterns:ScalableWebhook" in {
+        r["type"] for r in document["resources"]
+    }
 
     printed = run([str(python), "-m", "serverless_patterns", "--policy-pack"], program, env)
     pack = Path(printed.strip())
@@ -212,7 +251,7 @@ def test_the_package_root_points_at_the_checkout_here():
         serverless_patterns.profile_path("staging")
 
 
-def test_setup_installs_the_three_trees_under_one_package():
+def test_setup_installs_the_four_trees_under_one_package():
     spec = textwrap.dedent(
         """
         import json, sys, setuptools
@@ -237,6 +276,7 @@ def test_setup_installs_the_three_trees_under_one_package():
         "serverless_patterns.policies",
         "serverless_patterns.policies.serverless_wa.rules.stack_failure",
         "serverless_patterns.policies.profiles",
+        "serverless_patterns.preview",
     } <= set(packages)
     assert setup["package_dir"]["serverless_patterns.components.core"] == "components/core"
     assert not [p for p in packages if ".tools" in p or ".venv" in p or "__pycache__" in p]
