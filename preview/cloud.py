@@ -8,6 +8,7 @@ from the URN, so the same program gives the same plan every run.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import hashlib
 import json
@@ -115,6 +116,35 @@ class SimulatedCloud(pulumi.runtime.Mocks):
                 "dnsSuffix": "amazonaws.com",
                 "reverseDnsPrefix": "com.amazonaws",
             }, []
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            # Three zones, as every commercial Region has at least; programs take two or three.
+            letters = [
+                c for c in "abc" if f"{self.region}{c}" not in args.args.get("excludeNames", [])
+            ]
+            prefix = _zone_id_prefix(self.region)
+            return {
+                "id": self.region,
+                "region": self.region,
+                "names": [f"{self.region}{c}" for c in letters],
+                "zoneIds": [f"{prefix}-az{i + 1}" for i in range(len(letters))],
+                "groupNames": [self.region] if letters else [],
+                "state": args.args.get("state") or "available",
+            }, []
+        if token in (
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken",
+            "aws:ecr/getCredentials:getCredentials",
+        ):
+            # A docker login: base64 of user:password, as programs decode it.
+            password = f"preview-{_digest(self.account, self.region, length=16)}"
+            return {
+                "id": self.region,
+                "registryId": args.args.get("registryId") or self.account,
+                "authorizationToken": base64.b64encode(f"AWS:{password}".encode()).decode(),
+                "userName": "AWS",
+                "password": password,
+                "proxyEndpoint": f"https://{self.account}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": _DATE,
+            }, []
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             document = policy_document_json(args.args)
             return {
@@ -159,7 +189,16 @@ class SimulatedCloud(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if not args.custom and not args.typ.startswith("pulumi:providers:"):
-            return None, {}
+            # A component: the program's own has no outputs here; one of another package
+            # (built by its provider, `awsx.ec2.Vpc`) gets what its SDK class declares, so
+            # that a program reading `vpc.private_subnet_ids` runs on.
+            # Its inputs are not its outputs (`nat_gateways` configures, then lists gateways).
+            shape = sdk_types.resource_shape(args.typ)
+            if shape is None:
+                return None, {}
+            context = _Context(self, args.typ, args.name, "")
+            values = {p.name: context.plausible(p.name, p.kind, p.doc) for p in shape.properties}
+            return None, {name: value for name, value in values.items() if value is not _NONE}
         state = dict(args.inputs)
         state.update(self._outputs(args.typ, args.name, args.inputs))
         shape = sdk_types.resource_shape(args.typ)
@@ -337,6 +376,31 @@ class SimulatedCloud(pulumi.runtime.Mocks):
         return out
 
 
+def _zone_id_prefix(region: str) -> str:
+    """The Region's part of its zone ids: us-east-1 -> use1, ap-northeast-1 -> apne1."""
+    country, *direction, number = region.split("-")
+    compass = "".join(direction)
+    for word, letter in (("north", "n"), ("south", "s"), ("east", "e"), ("west", "w")):
+        compass = compass.replace(word, letter)
+    return f"{country}{compass.replace('central', 'c')}{number}"
+
+
+# (what an id property names, the prefix of AWS's ids for it), the longest names first
+_ID_PREFIXES = (
+    ("securitygroup", "sg"),
+    ("internetgateway", "igw"),
+    ("transitgateway", "tgw"),
+    ("networkinterface", "eni"),
+    ("routetable", "rtb"),
+    ("natgateway", "nat"),
+    ("allocation", "eipalloc"),
+    ("snapshot", "snap"),
+    ("instance", "i"),
+    ("subnet", "subnet"),
+    ("volume", "vol"),
+    ("image", "ami"),
+    ("vpc", "vpc"),
+)
 _NONE = object()  # no plausible value (a resource reference, an untyped value)
 _DATE = "2026-01-01T00:00:00Z"
 
@@ -354,7 +418,11 @@ class _Context:
         self.name = name or f"{logical}-{_digest(typ, logical)}"
 
     def identifier(self, prop: str) -> str:
-        return f"{self.kind.lower()[:8]}-{_digest(self.typ, self.logical, prop, length=12)}"
+        """An id shaped as AWS shapes the thing the property names (`privateSubnetIds` ->
+        subnet-...), else as the resource's kind."""
+        noun = prop.lower().removesuffix("s").removesuffix("id")
+        prefix = next((p for n, p in _ID_PREFIXES if noun.endswith(n)), self.kind.lower()[:8])
+        return f"{prefix}-{_digest(self.typ, self.logical, prop, length=12)}"
 
     def host(self) -> str:
         return f"{_api_id(self.typ, self.logical)}.{self.service}.{self.region}.amazonaws.com"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi.config
 import yaml
 
 from . import engine, stack_files
@@ -193,6 +194,11 @@ def explain(error: BaseException, directory: Path) -> str:
             f"(install {top} beside the preview)"
         )
         origin = missing
+    elif isinstance(origin, pulumi.config.ConfigMissingError):
+        headline = (
+            f"the program needs the config key {origin.key}: set it in the stack file or "
+            f"pass --config {origin.key}=VALUE"
+        )
     else:
         headline = "the program raised an error"
     frames: list[traceback.FrameSummary] = []

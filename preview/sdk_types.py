@@ -58,6 +58,7 @@ class ResourceShape:
     """outputs: properties only the provider sets (not among the constructor's inputs);
     strings: properties the SDK types as strings (an echoed dict or list is JSON)."""
 
+    properties: tuple[Property, ...]  # every property the class declares
     outputs: tuple[Property, ...]
     strings: frozenset[str]
 
@@ -72,6 +73,7 @@ def resource_shape(token: str) -> ResourceShape | None:
     code = getattr(init, "__code__", None)
     inputs = set(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]) if code else set()
     return ResourceShape(
+        properties=properties,
         outputs=tuple(p for p in properties if p.python_name not in inputs),
         strings=frozenset(p.name for p in properties if p.kind.kind == STR),
     )

@@ -68,3 +68,38 @@ def test_outputs_are_realistic_and_stable(build):
         return {r.urn: r.outputs for r in plan.registrations}
 
     assert by_urn(first) == by_urn(second)
+
+
+def test_availability_zones_are_three_with_region_shaped_ids() -> None:
+    from pulumi.runtime import MockCallArgs
+
+    from preview.cloud import SimulatedCloud
+
+    token = "aws:index/getAvailabilityZones:getAvailabilityZones"
+    cloud = SimulatedCloud(region="ap-northeast-1")
+    result, _ = cloud.call(MockCallArgs(token=token, args={}, provider=""))
+    assert result["names"] == ["ap-northeast-1a", "ap-northeast-1b", "ap-northeast-1c"]
+    assert result["zoneIds"] == ["apne1-az1", "apne1-az2", "apne1-az3"]
+    excluded = {"excludeNames": ["ap-northeast-1b"]}
+    result, _ = cloud.call(MockCallArgs(token=token, args=excluded, provider=""))
+    assert result["names"] == ["ap-northeast-1a", "ap-northeast-1c"]
+
+
+def test_ecr_credentials_decode_as_a_docker_login() -> None:
+    import base64
+
+    from pulumi.runtime import MockCallArgs
+
+    from preview.cloud import SimulatedCloud
+
+    cloud = SimulatedCloud(region="eu-west-1")
+    for token in (
+        "aws:ecr/getCredentials:getCredentials",
+        "aws:ecr/getAuthorizationToken:getAuthorizationToken",
+    ):
+        args = {"registryId": "210987654321"}
+        result, _ = cloud.call(MockCallArgs(token=token, args=args, provider=""))
+        user, password = base64.b64decode(result["authorizationToken"]).decode().split(":")
+        assert (user, password) == ("AWS", result["password"])
+        assert result["proxyEndpoint"] == "https://123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+        assert result["registryId"] == "210987654321"

@@ -250,3 +250,37 @@ def test_this_repository_as_a_program_previews_as_its_dev_stack(tmp_path, capsys
     assert main(["--program", str(ROOT), "--quiet", "--json", str(as_program)]) == 0
     capsys.readouterr()
     assert as_program.read_bytes() == as_stack.read_bytes()
+
+
+def test_a_program_using_other_packages_sdks_runs(tmp_path, capsys):
+    """pulumi_random's password, pulumi_awsx's network (built by its own provider: its outputs
+    are what its SDK declares, so the program reads them on), two availability zones."""
+    out = tmp_path / "plan.json"
+    code, _, err = _run(capsys, "other_packages", "--json", str(out))
+    assert code == 0, err
+    assert "note: not evaluated offline: awsx:ec2:Vpc (net)" in err
+    plan = _plan(out)
+    password = _resource(plan, "random:index/randomPassword:RandomPassword", "db")
+    assert isinstance(password["outputs"]["result"], str) and password["outputs"]["result"]
+    vpc = _resource(plan, "awsx:ec2:Vpc", "net")
+    assert vpc["outputs"]["vpcId"].startswith("vpc-")
+    assert vpc["outputs"]["natGateways"] == []  # resources it would make: none offline
+    group = _resource(plan, "aws:rds/subnetGroup:SubnetGroup", "db")
+    assert group["inputs"]["subnetIds"] == vpc["outputs"]["privateSubnetIds"][:1]
+    assert group["inputs"]["subnetIds"][0].startswith("subnet-")
+    assert group["inputs"]["tags"] == {"first-zone": "eu-west-1a", "second-zone": "eu-west-1b"}
+    assert plan["outputs"]["zones"] == ["euw1-az1", "euw1-az2", "euw1-az3"]
+
+
+def test_a_missing_required_config_key_says_how_to_pass_it(tmp_path, capsys):
+    (tmp_path / "Pulumi.yaml").write_text("name: needs-config\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi\n\npassword = pulumi.Config().require('dbPassword')\n"
+    )
+    assert main(["--program", str(tmp_path), "--no-policy"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "the program needs the config key needs-config:dbPassword: set it in the stack file "
+        "or pass --config needs-config:dbPassword=VALUE"
+    ) in err
+    assert main(["--program", str(tmp_path), "--no-policy", "--config", "dbPassword=x"]) == 0
