@@ -35,27 +35,22 @@ $(DEV_STAMP): requirements-dev.txt $(PREVIEW_STAMP)
 
 # make exits 2 whenever a recipe fails, so the preview's own exit code (1: a mandatory finding,
 # 2: a config or option error) is printed here; `.venv/bin/python -m preview` returns it as is.
-preview: $(PREVIEW_STAMP)  ## offline preview: make preview STACK=prod ARGS="--json out/prod.json"
-	@$(BIN)/python -m preview $(if $(STACK),--stack $(STACK)) $(ARGS); status=$$?; \
-	case $$status in \
+exit_2_preview := a stack config or option error
+exit_2_check := a program, config or option error
+exit_explained = status=$$?; case $$status in \
 	  0) ;; \
-	  1) echo "make preview: exit 1 (a mandatory policy finding, or a failure)" >&2 ;; \
-	  2) echo "make preview: exit 2 (a stack config or option error)" >&2 ;; \
-	  *) echo "make preview: exit $$status" >&2 ;; \
-	esac; \
-	exit $$status
+	  1) echo "make $@: exit 1 (a mandatory policy finding, or a failure)" >&2 ;; \
+	  2) echo "make $@: exit 2 ($(exit_2_$@))" >&2 ;; \
+	  *) echo "make $@: exit $$status" >&2 ;; \
+	esac; exit $$status
+
+preview: $(PREVIEW_STAMP)  ## offline preview: make preview STACK=prod ARGS="--json out/prod.json"
+	@$(BIN)/python -m preview $(if $(STACK),--stack $(STACK)) $(ARGS); $(exit_explained)
 
 # The same preview and gate on any Pulumi Python program folder (its Pulumi.yaml and stack config).
 check: $(PREVIEW_STAMP)  ## any program: make check PROGRAM=../my-app ARGS="--profile prod --stack prod"
 	@test -n "$(PROGRAM)" || { echo "make check: set PROGRAM=<folder with a Pulumi.yaml>" >&2; exit 2; }
-	@$(BIN)/python -m preview --program $(PROGRAM) $(ARGS); status=$$?; \
-	case $$status in \
-	  0) ;; \
-	  1) echo "make check: exit 1 (a mandatory policy finding, or a failure)" >&2 ;; \
-	  2) echo "make check: exit 2 (a program, config or option error)" >&2 ;; \
-	  *) echo "make check: exit $$status" >&2 ;; \
-	esac; \
-	exit $$status
+	@$(BIN)/python -m preview --program $(PROGRAM) $(ARGS); $(exit_explained)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -241,12 +241,19 @@ class _Inputs:
         self.read.add(key)
         return self.values.get(key, default)
 
-    def copy(self, properties: dict[str, Any], pairs: Iterable[tuple[str, str]]) -> None:
-        """properties[cfn] = inputs[key] (numbers made integers) for each present input."""
+    def properties(self, pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+        """{cfn: inputs[key]} (numbers made integers) for each (cfn, key) input present."""
+        properties = {}
         for cfn, key in pairs:
             value = self.get(key)
             if value is not None:
                 properties[cfn] = _number(value)
+        return properties
+
+    def consumed(self, *keys: str) -> None:
+        """Inputs the template carries another way (a folded resource's reference to its
+        owner, a value read only under a condition): read, so that none counts as lost."""
+        self.read.update(keys)
 
     @property
     def unread(self) -> set[str]:
@@ -404,21 +411,17 @@ def _with_tags(properties: dict[str, Any], inputs: _Inputs) -> dict[str, Any]:
 
 
 def _api_key(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("Name", "name"), ("Description", "description"), ("Enabled", "enabled")])
-    return _with_tags(p, i)
+    return _with_tags(
+        i.properties([("Name", "name"), ("Description", "description"), ("Enabled", "enabled")]), i
+    )
 
 
 def _deployment(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("RestApiId", "restApi"), ("Description", "description")])
-    return p
+    return i.properties([("RestApiId", "restApi"), ("Description", "description")])
 
 
 def _method(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    return i.properties(
         [
             ("RestApiId", "restApi"),
             ("ResourceId", "resourceId"),
@@ -430,85 +433,73 @@ def _method(i: _Inputs) -> dict[str, Any]:
             ("RequestParameters", "requestParameters"),
             ("RequestModels", "requestModels"),
             ("OperationName", "operationName"),
-        ],
+        ]
     )
-    return p
 
 
 def _fold_integration(p: dict[str, Any], i: _Inputs) -> None:
-    for key in ("restApi", "resourceId", "httpMethod"):
-        i.get(key)
-    integration = p.setdefault("Integration", {})
-    i.copy(
-        integration,
-        [
-            ("Type", "type"),
-            ("Uri", "uri"),
-            ("Credentials", "credentials"),
-            ("IntegrationHttpMethod", "integrationHttpMethod"),
-            ("PassthroughBehavior", "passthroughBehavior"),
-            ("RequestTemplates", "requestTemplates"),
-            ("RequestParameters", "requestParameters"),
-            ("TimeoutInMillis", "timeoutMilliseconds"),
-            ("ContentHandling", "contentHandling"),
-        ],
+    i.consumed("restApi", "resourceId", "httpMethod")
+    p.setdefault("Integration", {}).update(
+        i.properties(
+            [
+                ("Type", "type"),
+                ("Uri", "uri"),
+                ("Credentials", "credentials"),
+                ("IntegrationHttpMethod", "integrationHttpMethod"),
+                ("PassthroughBehavior", "passthroughBehavior"),
+                ("RequestTemplates", "requestTemplates"),
+                ("RequestParameters", "requestParameters"),
+                ("TimeoutInMillis", "timeoutMilliseconds"),
+                ("ContentHandling", "contentHandling"),
+            ]
+        )
     )
 
 
 def _fold_method_response(p: dict[str, Any], i: _Inputs) -> None:
-    for key in ("restApi", "resourceId", "httpMethod"):
-        i.get(key)
-    response: dict[str, Any] = {}
-    i.copy(
-        response,
+    i.consumed("restApi", "resourceId", "httpMethod")
+    response = i.properties(
         [
             ("StatusCode", "statusCode"),
             ("ResponseModels", "responseModels"),
             ("ResponseParameters", "responseParameters"),
-        ],
+        ]
     )
     p.setdefault("MethodResponses", []).append(response)
 
 
 def _fold_integration_response(p: dict[str, Any], i: _Inputs) -> None:
-    for key in ("restApi", "resourceId", "httpMethod"):
-        i.get(key)
-    response: dict[str, Any] = {}
-    i.copy(
-        response,
+    i.consumed("restApi", "resourceId", "httpMethod")
+    response = i.properties(
         [
             ("StatusCode", "statusCode"),
             ("SelectionPattern", "selectionPattern"),
             ("ResponseTemplates", "responseTemplates"),
             ("ResponseParameters", "responseParameters"),
-        ],
+        ]
     )
     p.setdefault("Integration", {}).setdefault("IntegrationResponses", []).append(response)
 
 
 def _request_validator(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    return i.properties(
         [
             ("RestApiId", "restApi"),
             ("Name", "name"),
             ("ValidateRequestBody", "validateRequestBody"),
             ("ValidateRequestParameters", "validateRequestParameters"),
-        ],
+        ]
     )
-    return p
 
 
 def _resource(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("RestApiId", "restApi"), ("ParentId", "parentId"), ("PathPart", "pathPart")])
-    return p
+    return i.properties(
+        [("RestApiId", "restApi"), ("ParentId", "parentId"), ("PathPart", "pathPart")]
+    )
 
 
 def _rest_api(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("Name", "name"), ("Description", "description"), ("Policy", "policy")])
+    p = i.properties([("Name", "name"), ("Description", "description"), ("Policy", "policy")])
     endpoint = i.get("endpointConfiguration")
     if endpoint:
         types = endpoint.get("types")
@@ -517,9 +508,7 @@ def _rest_api(i: _Inputs) -> dict[str, Any]:
 
 
 def _stage(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    p = i.properties(
         [
             ("RestApiId", "restApi"),
             ("StageName", "stageName"),
@@ -527,7 +516,7 @@ def _stage(i: _Inputs) -> dict[str, Any]:
             ("TracingEnabled", "xrayTracingEnabled"),
             ("Description", "description"),
             ("Variables", "variables"),
-        ],
+        ]
     )
     logs = i.get("accessLogSettings")
     if logs:
@@ -546,8 +535,7 @@ _METHOD_SETTINGS = {
 
 
 def _fold_method_settings(p: dict[str, Any], i: _Inputs) -> None:
-    i.get("restApi")
-    i.get("stageName")
+    i.consumed("restApi", "stageName")
     path = str(i.get("methodPath", "*/*"))
     resource, _, method = path.rpartition("/")
     setting: dict[str, Any] = {"ResourcePath": "/*" if resource == "*" else resource}
@@ -558,8 +546,7 @@ def _fold_method_settings(p: dict[str, Any], i: _Inputs) -> None:
 
 
 def _usage_plan(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("UsagePlanName", "name"), ("Description", "description")])
+    p = i.properties([("UsagePlanName", "name"), ("Description", "description")])
     stages = i.get("apiStages") or []
     if stages:
         p["ApiStages"] = [{"ApiId": s["apiId"], "Stage": s["stage"]} for s in stages]
@@ -576,44 +563,42 @@ def _usage_plan(i: _Inputs) -> dict[str, Any]:
 
 
 def _usage_plan_key(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("KeyId", "keyId"), ("KeyType", "keyType"), ("UsagePlanId", "usagePlanId")])
-    return p
+    return i.properties(
+        [("KeyId", "keyId"), ("KeyType", "keyType"), ("UsagePlanId", "usagePlanId")]
+    )
 
 
 def _event_rule(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
-        [
-            ("Name", "name"),
-            ("Description", "description"),
-            ("EventPattern", "eventPattern"),
-            ("ScheduleExpression", "scheduleExpression"),
-            ("EventBusName", "eventBusName"),
-            ("State", "state"),
-        ],
+    return _with_tags(
+        i.properties(
+            [
+                ("Name", "name"),
+                ("Description", "description"),
+                ("EventPattern", "eventPattern"),
+                ("ScheduleExpression", "scheduleExpression"),
+                ("EventBusName", "eventBusName"),
+                ("State", "state"),
+            ]
+        ),
+        i,
     )
-    return _with_tags(p, i)
 
 
 def _log_group(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
-        [
-            ("LogGroupName", "name"),
-            ("RetentionInDays", "retentionInDays"),
-            ("KmsKeyId", "kmsKeyId"),
-        ],
+    return _with_tags(
+        i.properties(
+            [
+                ("LogGroupName", "name"),
+                ("RetentionInDays", "retentionInDays"),
+                ("KmsKeyId", "kmsKeyId"),
+            ]
+        ),
+        i,
     )
-    return _with_tags(p, i)
 
 
 def _alarm(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    p = i.properties(
         [
             ("AlarmName", "name"),
             ("AlarmDescription", "alarmDescription"),
@@ -631,7 +616,7 @@ def _alarm(i: _Inputs) -> dict[str, Any]:
             ("OKActions", "okActions"),
             ("InsufficientDataActions", "insufficientDataActions"),
             ("Unit", "unit"),
-        ],
+        ]
     )
     if "Threshold" in p:
         p["Threshold"] = float(p["Threshold"])
@@ -642,14 +627,12 @@ def _alarm(i: _Inputs) -> dict[str, Any]:
 
 
 def _table(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    p = i.properties(
         [
             ("TableName", "name"),
             ("BillingMode", "billingMode"),
             ("DeletionProtectionEnabled", "deletionProtectionEnabled"),
-        ],
+        ]
     )
     p["AttributeDefinitions"] = [
         {"AttributeName": a["name"], "AttributeType": a["type"]} for a in i.get("attributes") or []
@@ -667,7 +650,7 @@ def _table(i: _Inputs) -> dict[str, Any]:
             p["SSESpecification"].update(SSEType="KMS", KMSMasterKeyId=encryption["kmsKeyArn"])
     if i.get("streamEnabled"):
         p["StreamSpecification"] = {"StreamViewType": i.get("streamViewType")}
-    i.get("streamViewType")
+    i.consumed("streamViewType")
     ttl = i.get("ttl")
     if ttl and ttl.get("enabled"):
         p["TimeToLiveSpecification"] = {"AttributeName": ttl["attributeName"], "Enabled": True}
@@ -690,49 +673,47 @@ def _table(i: _Inputs) -> dict[str, Any]:
 
 
 def _role(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
-        [
-            ("AssumeRolePolicyDocument", "assumeRolePolicy"),
-            ("RoleName", "name"),
-            ("Description", "description"),
-            ("MaxSessionDuration", "maxSessionDuration"),
-            ("PermissionsBoundary", "permissionsBoundary"),
-        ],
+    return _with_tags(
+        i.properties(
+            [
+                ("AssumeRolePolicyDocument", "assumeRolePolicy"),
+                ("RoleName", "name"),
+                ("Description", "description"),
+                ("MaxSessionDuration", "maxSessionDuration"),
+                ("PermissionsBoundary", "permissionsBoundary"),
+            ]
+        ),
+        i,
     )
-    return _with_tags(p, i)
 
 
 def _fold_policy_attachment(p: dict[str, Any], i: _Inputs) -> None:
-    i.get("role")
+    i.consumed("role")
     p.setdefault("ManagedPolicyArns", []).append(i.get("policyArn"))
 
 
 def _role_policy(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("RoleName", "role"), ("PolicyName", "name"), ("PolicyDocument", "policy")])
-    return p
+    return i.properties(
+        [("RoleName", "role"), ("PolicyName", "name"), ("PolicyDocument", "policy")]
+    )
 
 
 def _kms_key(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
-        [
-            ("Description", "description"),
-            ("EnableKeyRotation", "enableKeyRotation"),
-            ("KeyPolicy", "policy"),
-            ("PendingWindowInDays", "deletionWindowInDays"),
-        ],
+    return _with_tags(
+        i.properties(
+            [
+                ("Description", "description"),
+                ("EnableKeyRotation", "enableKeyRotation"),
+                ("KeyPolicy", "policy"),
+                ("PendingWindowInDays", "deletionWindowInDays"),
+            ]
+        ),
+        i,
     )
-    return _with_tags(p, i)
 
 
 def _event_source_mapping(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    p = i.properties(
         [
             ("EventSourceArn", "eventSourceArn"),
             ("FunctionName", "functionName"),
@@ -745,7 +726,7 @@ def _event_source_mapping(i: _Inputs) -> dict[str, Any]:
             ("MaximumRecordAgeInSeconds", "maximumRecordAgeInSeconds"),
             ("ParallelizationFactor", "parallelizationFactor"),
             ("Enabled", "enabled"),
-        ],
+        ]
     )
     destination = (i.get("destinationConfig") or {}).get("onFailure")
     if destination:
@@ -770,9 +751,7 @@ _LOG_LEVELS = {
 
 
 def _function(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    p = i.properties(
         [
             ("FunctionName", "name"),
             ("Description", "description"),
@@ -785,7 +764,7 @@ def _function(i: _Inputs) -> dict[str, Any]:
             ("Layers", "layers"),
             ("ReservedConcurrentExecutions", "reservedConcurrentExecutions"),
             ("KmsKeyArn", "kmsKeyArn"),
-        ],
+        ]
     )
     code = i.get("code") or {}
     # The zip is built locally; a template deployed with `aws cloudformation package` would
@@ -807,43 +786,36 @@ def _function(i: _Inputs) -> dict[str, Any]:
 
 
 def _permission(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    return i.properties(
         [
             ("FunctionName", "function"),
             ("Action", "action"),
             ("Principal", "principal"),
             ("SourceArn", "sourceArn"),
             ("SourceAccount", "sourceAccount"),
-        ],
+        ]
     )
-    return p
 
 
 def _bucket(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("BucketName", "bucket")])
-    return _with_tags(p, i)
+    return _with_tags(i.properties([("BucketName", "bucket")]), i)
 
 
 def _fold_public_access(p: dict[str, Any], i: _Inputs) -> None:
-    i.get("bucket")
-    block: dict[str, Any] = {}
-    i.copy(
-        block,
+    i.consumed("bucket")
+    block = i.properties(
         [
             ("BlockPublicAcls", "blockPublicAcls"),
             ("BlockPublicPolicy", "blockPublicPolicy"),
             ("IgnorePublicAcls", "ignorePublicAcls"),
             ("RestrictPublicBuckets", "restrictPublicBuckets"),
-        ],
+        ]
     )
     p["PublicAccessBlockConfiguration"] = block
 
 
 def _fold_encryption(p: dict[str, Any], i: _Inputs) -> None:
-    i.get("bucket")
+    i.consumed("bucket")
     rules = []
     for rule in i.get("rules") or []:
         default = rule.get("applyServerSideEncryptionByDefault") or {}
@@ -859,13 +831,13 @@ def _fold_encryption(p: dict[str, Any], i: _Inputs) -> None:
 
 
 def _fold_versioning(p: dict[str, Any], i: _Inputs) -> None:
-    i.get("bucket")
+    i.consumed("bucket")
     status = (i.get("versioningConfiguration") or {}).get("status")
     p["VersioningConfiguration"] = {"Status": status}
 
 
 def _fold_lifecycle(p: dict[str, Any], i: _Inputs) -> None:
-    i.get("bucket")
+    i.consumed("bucket")
     rules = []
     for rule in i.get("rules") or []:
         entry: dict[str, Any] = {"Id": rule.get("id"), "Status": rule.get("status")}
@@ -896,21 +868,17 @@ def _fold_lifecycle(p: dict[str, Any], i: _Inputs) -> None:
 
 
 def _bucket_policy(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(p, [("Bucket", "bucket"), ("PolicyDocument", "policy")])
-    return p
+    return i.properties([("Bucket", "bucket"), ("PolicyDocument", "policy")])
 
 
 def _state_machine(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
+    p = i.properties(
         [
             ("StateMachineName", "name"),
             ("StateMachineType", "type"),
             ("RoleArn", "roleArn"),
             ("DefinitionString", "definition"),
-        ],
+        ]
     )
     logging = i.get("loggingConfiguration")
     if logging:
@@ -941,18 +909,18 @@ def _log_group_arn(value: Any) -> Any:
 
 
 def _topic(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
-        [
-            ("TopicName", "name"),
-            ("DisplayName", "displayName"),
-            ("KmsMasterKeyId", "kmsMasterKeyId"),
-            ("FifoTopic", "fifoTopic"),
-            ("TracingConfig", "tracingConfig"),
-        ],
+    return _with_tags(
+        i.properties(
+            [
+                ("TopicName", "name"),
+                ("DisplayName", "displayName"),
+                ("KmsMasterKeyId", "kmsMasterKeyId"),
+                ("FifoTopic", "fifoTopic"),
+                ("TracingConfig", "tracingConfig"),
+            ]
+        ),
+        i,
     )
-    return _with_tags(p, i)
 
 
 def _topic_policy(i: _Inputs) -> dict[str, Any]:
@@ -960,29 +928,29 @@ def _topic_policy(i: _Inputs) -> dict[str, Any]:
 
 
 def _queue(i: _Inputs) -> dict[str, Any]:
-    p: dict[str, Any] = {}
-    i.copy(
-        p,
-        [
-            ("QueueName", "name"),
-            ("MessageRetentionPeriod", "messageRetentionSeconds"),
-            ("VisibilityTimeout", "visibilityTimeoutSeconds"),
-            ("SqsManagedSseEnabled", "sqsManagedSseEnabled"),
-            ("KmsMasterKeyId", "kmsMasterKeyId"),
-            ("KmsDataKeyReusePeriodSeconds", "kmsDataKeyReusePeriodSeconds"),
-            ("DelaySeconds", "delaySeconds"),
-            ("ReceiveMessageWaitTimeSeconds", "receiveWaitTimeSeconds"),
-            ("MaximumMessageSize", "maxMessageSize"),
-            ("FifoQueue", "fifoQueue"),
-            ("ContentBasedDeduplication", "contentBasedDeduplication"),
-            ("RedrivePolicy", "redrivePolicy"),
-        ],
+    return _with_tags(
+        i.properties(
+            [
+                ("QueueName", "name"),
+                ("MessageRetentionPeriod", "messageRetentionSeconds"),
+                ("VisibilityTimeout", "visibilityTimeoutSeconds"),
+                ("SqsManagedSseEnabled", "sqsManagedSseEnabled"),
+                ("KmsMasterKeyId", "kmsMasterKeyId"),
+                ("KmsDataKeyReusePeriodSeconds", "kmsDataKeyReusePeriodSeconds"),
+                ("DelaySeconds", "delaySeconds"),
+                ("ReceiveMessageWaitTimeSeconds", "receiveWaitTimeSeconds"),
+                ("MaximumMessageSize", "maxMessageSize"),
+                ("FifoQueue", "fifoQueue"),
+                ("ContentBasedDeduplication", "contentBasedDeduplication"),
+                ("RedrivePolicy", "redrivePolicy"),
+            ]
+        ),
+        i,
     )
-    return _with_tags(p, i)
 
 
 def _fold_redrive_allow(p: dict[str, Any], i: _Inputs) -> None:
-    i.get("queueUrl")
+    i.consumed("queueUrl")
     p["RedriveAllowPolicy"] = i.get("redriveAllowPolicy")
 
 

@@ -23,6 +23,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -94,34 +95,15 @@ def main(argv: list[str] | None = None) -> int:
     if options.plan:
         return gate_saved_plan(options)
     stack = stack_name(options.stack, options.stack_file)
-    profile: dict[str, object] | None = None
-    profile_label = "built-in"
-    if not options.no_policy:  # a bad profile stops before the preview, not after it
-        try:
-            profile, profile_label = choose_profile(options.profile, stack)
-        except gate.ProfileError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-
     # the program's library (the stack config's schema); --plan needs none
     ConfigError = library("components.config").ConfigError
-
-    try:
-        plan = engine.run_main(stack, path=options.stack_file, preview=options.preview)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (FileNotFoundError, yaml.YAMLError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-
-    if not options.quiet:
-        print(render.tree(plan, gate.stack_outputs(plan, preview=options.preview)))
-    if options.no_policy:
-        write_files(options, plan, None)
-        return 0
-    stack_file = options.stack_file or Path("stacks") / f"Pulumi.{plan.stack}.yaml"
-    return gate_and_report(options, plan, profile, profile_label, str(stack_file))
+    return preview_and_gate(
+        options,
+        stack,
+        lambda: engine.run_main(stack, path=options.stack_file, preview=options.preview),
+        str(options.stack_file or Path("stacks") / f"Pulumi.{stack}.yaml"),
+        refused=(ConfigError, FileNotFoundError, yaml.YAMLError),
+    )
 
 
 def preview_program(options: argparse.Namespace) -> int:
@@ -131,21 +113,36 @@ def preview_program(options: argparse.Namespace) -> int:
     try:
         loaded = program.load(options.program, options.stack, options.config)
     except program.ProgramError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse(error)
+    return preview_and_gate(
+        options,
+        loaded.stack,
+        lambda: program.run(loaded, preview=options.preview),
+        str(loaded.artifact),
+        refused=(program.ProgramError,),
+    )
+
+
+def preview_and_gate(
+    options: argparse.Namespace,
+    stack: str,
+    run: Callable[[], engine.Plan],
+    artifact: str,
+    refused: tuple[type[Exception], ...],
+) -> int:
+    """Choose the profile (a bad one stops before the preview, not after it), `run` the
+    program (exit 2 on a `refused` error), print its notes and plan, then the gate."""
     profile: dict[str, object] | None = None
     profile_label = "built-in"
     if not options.no_policy:
         try:
-            profile, profile_label = choose_profile(options.profile, loaded.stack)
+            profile, profile_label = choose_profile(options.profile, stack)
         except gate.ProfileError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+            return refuse(error)
     try:
-        plan = program.run(loaded, preview=options.preview)
-    except program.ProgramError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        plan = run()
+    except refused as error:
+        return refuse(error)
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
     if not options.quiet:
@@ -153,21 +150,22 @@ def preview_program(options: argparse.Namespace) -> int:
     if options.no_policy:
         write_files(options, plan, None)
         return 0
-    return gate_and_report(options, plan, profile, profile_label, str(loaded.artifact))
+    return gate_and_report(options, plan, profile, profile_label, artifact)
+
+
+def refuse(error: Exception) -> int:
+    """A bad option, config, profile, plan or program: said on stderr, exit 2."""
+    print(f"error: {error}", file=sys.stderr)
+    return 2
 
 
 def gate_saved_plan(options: argparse.Namespace) -> int:
     """`--plan FILE`: the gate over a saved plan, no program run."""
     try:
         plan = engine.load_plan(options.plan)
-    except engine.PlanError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
         profile, profile_label = choose_profile(options.profile, plan.stack)
-    except gate.ProfileError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    except (engine.PlanError, gate.ProfileError) as error:
+        return refuse(error)
     if not options.quiet:
         resources = len(plan.registrations)
         print(f"Gating plan {options.plan} (stack {plan.stack}, {resources} resources)")
@@ -194,8 +192,7 @@ def gate_and_report(
     try:
         report = gate.run(plan, profile=profile, preview=options.preview)
     except gate.ProfileError as error:  # a policy the pack does not have
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        return refuse(error)
     rendered = gate.render(plan, report, profile=profile_label)
     if options.quiet:
         print(next(line for line in rendered.splitlines() if line.startswith("Policy summary")))
