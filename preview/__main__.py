@@ -18,6 +18,7 @@ that cannot be read), or a `--program` that cannot be run or that raises.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -100,7 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     return preview_and_gate(
         options,
         stack,
-        lambda: engine.run_main(stack, path=options.stack_file, preview=options.preview),
+        engine.project_name(),
+        lambda on_register: engine.run_main(
+            stack, path=options.stack_file, preview=options.preview, on_register=on_register
+        ),
         str(options.stack_file or Path("stacks") / f"Pulumi.{stack}.yaml"),
         refused=(ConfigError, FileNotFoundError, yaml.YAMLError),
     )
@@ -117,21 +121,27 @@ def preview_program(options: argparse.Namespace) -> int:
     return preview_and_gate(
         options,
         loaded.stack,
-        lambda: program.run(loaded, preview=options.preview),
+        loaded.project,
+        lambda on_register: program.run(loaded, preview=options.preview, on_register=on_register),
         str(loaded.artifact),
         refused=(program.ProgramError,),
     )
 
 
+Run = Callable[[Callable[[engine.Registration], None] | None], engine.Plan]
+
+
 def preview_and_gate(
     options: argparse.Namespace,
     stack: str,
-    run: Callable[[], engine.Plan],
+    project: str,
+    run: Run,
     artifact: str,
     refused: tuple[type[Exception], ...],
 ) -> int:
     """Choose the profile (a bad one stops before the preview, not after it), `run` the
-    program (exit 2 on a `refused` error), print its notes and plan, then the gate."""
+    program (exit 2 on a `refused` error) with the gate analyzing each resource as it
+    registers (`gate.streamed`), print its notes and plan, then the gate's findings."""
     profile: dict[str, object] | None = None
     profile_label = "built-in"
     if not options.no_policy:
@@ -139,18 +149,24 @@ def preview_and_gate(
             profile, profile_label = choose_profile(options.profile, stack)
         except gate.ProfileError as error:
             return refuse(error)
-    try:
-        plan = run()
-    except refused as error:
-        return refuse(error)
-    for note in plan.notes:
-        print(f"note: {note}", file=sys.stderr)
-    if not options.quiet:
-        print(render.tree(plan, gate.stack_outputs(plan, preview=options.preview)))
-    if options.no_policy:
-        write_files(options, plan, None)
-        return 0
-    return gate_and_report(options, plan, profile, profile_label, artifact)
+    with contextlib.ExitStack() as cleanup:
+        streaming = None
+        if not options.no_policy:
+            streaming = gate.streamed(stack, project, profile, options.preview)
+        if streaming is not None:
+            cleanup.enter_context(streaming)
+        try:
+            plan = run(streaming.send if streaming is not None else None)
+        except refused as error:
+            return refuse(error)
+        for note in plan.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if not options.quiet:
+            print(render.tree(plan, gate.stack_outputs(plan, preview=options.preview)))
+        if options.no_policy:
+            write_files(options, plan, None)
+            return 0
+        return gate_and_report(options, plan, profile, profile_label, artifact, streaming)
 
 
 def refuse(error: Exception) -> int:
@@ -186,11 +202,15 @@ def gate_and_report(
     profile: dict[str, object] | None,
     profile_label: str,
     artifact: str,
+    streaming: gate.StreamedGate | None = None,
 ) -> int:
-    """Run the gate, print its findings (or only the summary line with --quiet), write the
-    requested files; 1 on a mandatory finding, 2 on a policy the pack does not have."""
+    """Run the gate (or take the report of the one that analyzed the run as it went), print
+    its findings (or only the summary line with --quiet), write the requested files; 1 on a
+    mandatory finding, 2 on a policy the pack does not have."""
     try:
-        report = gate.run(plan, profile=profile, preview=options.preview)
+        report = streaming.finish() if streaming is not None else None
+        if report is None:
+            report = gate.run(plan, profile=profile, preview=options.preview)
     except gate.ProfileError as error:  # a policy the pack does not have
         return refuse(error)
     rendered = gate.render(plan, report, profile=profile_label)

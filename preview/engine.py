@@ -21,7 +21,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.proto import engine_pb2, resource_pb2
 from pulumi.runtime.rpc import UNKNOWN
 from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
+from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
 
 from . import sdk_patches
 from .cloud import (
@@ -144,10 +144,16 @@ class RecordingEngine(runtime_mocks.MockEngine):
 
 
 class RecordingMonitor(runtime_mocks.MockMonitor):
-    """A MockMonitor that also keeps each request's parent and dependencies."""
+    """A MockMonitor that also keeps each request's parent and dependencies (and hands each
+    registration to `on_register` as it is made)."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(
+        self,
+        mocks: pulumi.runtime.Mocks,
+        on_register: Callable[[Registration], None] | None = None,
+    ) -> None:
         super().__init__(mocks)
+        self.on_register = on_register
         self.registrations: list[Registration] = []
         self.stack_urn: str | None = None
         self.remote: dict[str, str] = {}  # type -> first name: components of other packages
@@ -186,27 +192,28 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
             self.remote.setdefault(request.type, request.name)
         inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
         registered = self.resources.get(response.urn)
-        self.registrations.append(
-            Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                custom=bool(request.custom),
-                parent=request.parent or None,
-                inputs=inputs,
-                dependencies=sorted(set(request.dependencies)),
-                property_dependencies={
-                    key: sorted(set(deps.urns))
-                    for key, deps in sorted(request.propertyDependencies.items())
-                    if deps.urns
-                },
-                provider=request.provider or None,
-                id=registered.id if registered else None,
-                outputs=dict(registered.state) if registered else {},
-                aliases=[alias.spec.type or alias.urn for alias in request.aliases]
-                + list(request.aliasURNs),
-            )
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=bool(request.custom),
+            parent=request.parent or None,
+            inputs=inputs,
+            dependencies=sorted(set(request.dependencies)),
+            property_dependencies={
+                key: sorted(set(deps.urns))
+                for key, deps in sorted(request.propertyDependencies.items())
+                if deps.urns
+            },
+            provider=request.provider or None,
+            id=registered.id if registered else None,
+            outputs=dict(registered.state) if registered else {},
+            aliases=[alias.spec.type or alias.urn for alias in request.aliases]
+            + list(request.aliasURNs),
         )
+        self.registrations.append(registration)
+        if self.on_register is not None:
+            self.on_register(registration)
         return response
 
 
@@ -337,12 +344,14 @@ def run(
     config: Mapping[str, str],
     project: str | None = None,
     preview: bool = False,
+    on_register: Callable[[Registration], None] | None = None,
 ) -> Plan:
-    """Run `program` with `config` under the simulated cloud and return what it registered."""
+    """Run `program` with `config` under the simulated cloud and return what it registered
+    (each registration also handed to `on_register` as it is made)."""
     project = project or project_name()
     region = config.get("aws:region", DEFAULT_REGION)
     cloud = SimulatedCloud(region=region, preview=preview)
-    monitor = RecordingMonitor(cloud)
+    monitor = RecordingMonitor(cloud, on_register)
     # A fresh root stack per run: set_mocks keeps an existing one, whose URN names the
     # previous run's stack.
     runtime_settings.ROOT.set(None)
@@ -359,7 +368,7 @@ def run(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with output_invokes_marked(), sdk_patches.installed():
+        with output_invokes_marked(), sdk_patches.installed(_ensure_event_loop()):
             _sync_await(run_pulumi_func(program))
     finally:
         if collecting:
@@ -382,7 +391,12 @@ def run(
 
 
 def run_main(
-    stack: str, *, root: Path = ROOT, path: Path | None = None, preview: bool = False
+    stack: str,
+    *,
+    root: Path = ROOT,
+    path: Path | None = None,
+    preview: bool = False,
+    on_register: Callable[[Registration], None] | None = None,
 ) -> Plan:
     """Run the project's `__main__.py` for `stacks/Pulumi.<stack>.yaml` (or the file `path`)."""
     path = path or stack_file(stack, root)
@@ -403,4 +417,5 @@ def run_main(
         config=config,
         project=project_name(root),
         preview=preview,
+        on_register=on_register,
     )

@@ -11,8 +11,10 @@ The offline gate sends those same requests to the pack's analyzer servicer loade
 process (`in_process_pack`: the pack's `__main__.py` run as the engine runs it, the servicer
 its `PolicyPack` would serve kept instead of served), which saves a second interpreter, the
 pack's start-up and the transport; `policy_pack()` starts the pack as a process and talks
-gRPC, as the engine does (set PREVIEW_PACK_PROCESS=1 to make the gate use it).
-tests/e2e/test_gate_paths.py checks both give the same findings.
+gRPC, as the engine does (set PREVIEW_PACK_PROCESS=1 to make the gate use it). The CLI
+analyzes a run's resources as they register (`streamed`: the in-process pack in a forked
+child, on the other core), as the engine does during `pulumi preview`.
+tests/e2e/test_gate_paths.py checks all three give the same findings.
 
 Findings are kept in a stable order (rule id, URN, message), so the JSON and SARIF made
 from one input are the same bytes on every run.
@@ -24,19 +26,21 @@ import gc
 import inspect
 import json
 import os
+import pickle
 import runpy
+import signal
 import subprocess
 import sys
 import threading
+import traceback
 from collections import deque
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import grpc
-import jsonschema
 import yaml
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
@@ -158,6 +162,12 @@ class Report:
     def exempted(self) -> list[tuple[str, str, str]]:
         return [n for n in self.not_applicable if n[2].startswith("exempt")]
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled with each policy's info as its bytes (protobuf message classes of the
+        analyzer protocol pickle only by that)."""
+        infos = {name: info.SerializeToString() for name, info in self.policies.items()}
+        return (_report, (self.pack, self.version, self.findings, self.not_applicable, infos))
+
     def summary(self) -> dict[str, int]:
         """The counts the summary line shows; `could_not_evaluate` findings are also counted
         as mandatory or advisory, at their rule's level."""
@@ -169,6 +179,17 @@ class Report:
             "could_not_evaluate": len(self.crashed),
             "policies": len(self.policies),
         }
+
+
+def _report(
+    pack: str,
+    version: str,
+    findings: list[Finding],
+    not_applicable: list[tuple[str, str, str]],
+    infos: dict[str, bytes],
+) -> Report:
+    policies = {name: analyzer_pb2.PolicyInfo.FromString(info) for name, info in infos.items()}
+    return Report(pack, version, findings, not_applicable, policies)
 
 
 def profile_names() -> list[str]:
@@ -268,60 +289,71 @@ def stack_outputs(plan: Plan, preview: bool = False) -> dict[str, Any]:
     return masked
 
 
-class _Views:
-    """Each registration's Analyze inputs and AnalyzeStack outputs, masked for preview."""
+class Requests:
+    """The engine's requests for a plan's registrations, taken in registration order: each
+    resource's Analyze request (inputs provider-checked; with `preview`, masked where they
+    take a computed output of a dependency), then the AnalyzeStack request of all of them.
+    `known` is every registration of the plan when it is at hand; without it, each resource's
+    dependencies are those taken before it (the SDK registers a dependency first)."""
 
-    def __init__(self, plan: Plan, preview: bool) -> None:
-        by_urn = {r.urn: r for r in plan.registrations}
-        self.inputs: dict[str, dict[str, Any]] = {}
-        self.outputs: dict[str, dict[str, Any]] = {}
-        for r in plan.registrations:
-            inputs = provider_defaults.checked_inputs(r.type, plain(r.inputs))
-            outputs = provider_defaults.service_outputs(r.type, plain(r.outputs or r.inputs))
-            if preview:
-                upstream: set[str] = set()
-                for deps in r.property_dependencies.values():
-                    for dep in deps:
-                        if dep in by_urn:
-                            upstream |= _computed(by_urn[dep])
-                inputs = {
-                    k: _mask(v, upstream) if k in r.property_dependencies else v
-                    for k, v in inputs.items()
-                }
-                outputs = {
-                    k: UNKNOWN if k in r.outputs and k not in r.inputs else inputs.get(k, v)
-                    for k, v in outputs.items()
-                }
-            self.inputs[r.urn] = inputs
-            self.outputs[r.urn] = outputs
+    def __init__(self, preview: bool, known: Mapping[str, Registration] | None = None) -> None:
+        self.preview = preview
+        self.by_urn: dict[str, Registration] = dict(known or {})
+        self.taken: list[tuple[Registration, dict[str, Any]]] = []  # with the outputs view
+
+    def analyze(self, r: Registration) -> analyzer_pb2.AnalyzeRequest:
+        self.by_urn.setdefault(r.urn, r)
+        inputs = provider_defaults.checked_inputs(r.type, plain(r.inputs))
+        outputs = provider_defaults.service_outputs(r.type, plain(r.outputs or r.inputs))
+        if self.preview:
+            upstream: set[str] = set()
+            for deps in r.property_dependencies.values():
+                for dep in deps:
+                    if dep in self.by_urn:
+                        upstream |= _computed(self.by_urn[dep])
+            inputs = {
+                k: _mask(v, upstream) if k in r.property_dependencies else v
+                for k, v in inputs.items()
+            }
+            outputs = {
+                k: UNKNOWN if k in r.outputs and k not in r.inputs else inputs.get(k, v)
+                for k, v in outputs.items()
+            }
+        self.taken.append((r, outputs))
+        # Each message is filled in place: passing a built Struct to a constructor copies it.
+        request = analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name)
+        request.options.SetInParent()
+        request.options.parent = r.parent or ""
+        request.properties.SetInParent()
+        request.properties.update(inputs)
+        return request
+
+    def analyze_stack(self) -> analyzer_pb2.AnalyzeStackRequest:
+        stack = analyzer_pb2.AnalyzeStackRequest()
+        for r, outputs in self.taken:
+            resource = stack.resources.add(
+                type=r.type,
+                urn=r.urn,
+                name=r.name,
+                parent=r.parent or "",
+                dependencies=r.dependencies,
+            )
+            resource.options.SetInParent()
+            resource.options.parent = r.parent or ""
+            resource.properties.SetInParent()
+            resource.properties.update(outputs)
+            for key, urns in r.property_dependencies.items():
+                resource.propertyDependencies[key].urns.extend(urns)
+        return stack
 
 
 def analyze_requests(
     plan: Plan, preview: bool = False
 ) -> tuple[list[analyzer_pb2.AnalyzeRequest], analyzer_pb2.AnalyzeStackRequest]:
     """The engine's Analyze requests (one per resource) and its AnalyzeStack request."""
-    views = _Views(plan, preview)
-    requests = []
-    # Each message is filled in place: passing a built Struct to a constructor copies it.
-    for r in plan.registrations:
-        request = analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name)
-        request.options.SetInParent()
-        request.options.parent = r.parent or ""
-        request.properties.SetInParent()
-        request.properties.update(views.inputs[r.urn])
-        requests.append(request)
-    stack = analyzer_pb2.AnalyzeStackRequest()
-    for r in plan.registrations:
-        resource = stack.resources.add(
-            type=r.type, urn=r.urn, name=r.name, parent=r.parent or "", dependencies=r.dependencies
-        )
-        resource.options.SetInParent()
-        resource.options.parent = r.parent or ""
-        resource.properties.SetInParent()
-        resource.properties.update(views.outputs[r.urn])
-        for key, urns in r.property_dependencies.items():
-            resource.propertyDependencies[key].urns.extend(urns)
-    return requests, stack
+    built = Requests(preview, known={r.urn: r for r in plan.registrations})
+    requests = [built.analyze(r) for r in plan.registrations]
+    return requests, built.analyze_stack()
 
 
 @contextmanager
@@ -478,6 +510,8 @@ def config_problems(policy: analyzer_pb2.PolicyInfo, properties: Mapping[str, An
         for key, spec in schema.get("properties", {}).items()
         if isinstance(spec, dict) and "default" in spec
     }
+    import jsonschema  # the gate's alone (in its own process when streamed): not at start-up
+
     validator = jsonschema.Draft7Validator(schema)
     problems = []
     for error in validator.iter_errors({**defaults, **properties}):
@@ -557,6 +591,30 @@ def _run(
     profile: Mapping[str, Any] | None,
     preview: bool,
 ) -> Report:
+    report = _begin(stub, plan.stack, plan.project, profile, preview)
+    requests, stack_request = analyze_requests(plan, preview)
+    # The engine analyzes resources as they register, several in flight at once; so does the
+    # gate, with a bounded window (thousands of queued calls make the server cancel some).
+    window: deque[tuple[Any, str]] = deque()
+    for request in requests:
+        window.append((stub.Analyze.future(request), request.urn))
+        if len(window) >= IN_FLIGHT:
+            future, urn = window.popleft()
+            _collect(report, future.result(), urn)
+    for future, urn in window:
+        _collect(report, future.result(), urn)
+    return _end(report, stub.AnalyzeStack(stack_request))
+
+
+def _begin(
+    stub: Analyzer,
+    stack: str,
+    project: str,
+    profile: Mapping[str, Any] | None,
+    preview: bool,
+) -> Report:
+    """The engine's opening calls (Handshake, ConfigureStack, GetAnalyzerInfo, Configure with
+    `profile`): the Report the findings go into."""
     try:
         stub.Handshake(
             analyzer_pb2.AnalyzerHandshakeRequest(
@@ -570,28 +628,153 @@ def _run(
             raise
     stub.ConfigureStack(
         analyzer_pb2.AnalyzerStackConfigureRequest(
-            stack=plan.stack, project=plan.project, organization="organization", dry_run=preview
+            stack=stack, project=project, organization="organization", dry_run=preview
         )
     )
     info = stub.GetAnalyzerInfo(empty_pb2.Empty())
     configure(stub, info, profile)
     version = pack_version() or info.version
-    report = Report(info.name, version, policies={p.name: p for p in info.policies})
-    requests, stack_request = analyze_requests(plan, preview)
-    # The engine analyzes resources as they register, several in flight at once; so does the
-    # gate, with a bounded window (thousands of queued calls make the server cancel some).
-    window: deque[tuple[Any, str]] = deque()
-    for request in requests:
-        window.append((stub.Analyze.future(request), request.urn))
-        if len(window) >= IN_FLIGHT:
-            future, urn = window.popleft()
-            _collect(report, future.result(), urn)
-    for future, urn in window:
-        _collect(report, future.result(), urn)
-    _collect(report, stub.AnalyzeStack(stack_request), "")
+    return Report(info.name, version, policies={p.name: p for p in info.policies})
+
+
+def _end(report: Report, stack_response: analyzer_pb2.AnalyzeResponse) -> Report:
+    _collect(report, stack_response, "")
     report.findings.sort(key=lambda f: (f.id, f.urn, f.policy, f.message))
     report.not_applicable.sort()
     return report
+
+
+class StreamedGate:
+    """The gate of one program run in a forked child process, fed each resource as the
+    program registers it, as the engine analyzes resources while a program runs: the child
+    loads the pack and configures it while the program starts, and analyzes as it goes, on
+    the machine's other core. The same requests reach the same in-process pack in the same
+    order as `run` sends them (tests/e2e/test_gate_paths.py); `finish` gives the Report, or
+    raises the error the gate raised (a `ProfileError` as itself), or gives None when a
+    registration could not be sent (a value that does not pickle): then `run` gates the plan.
+
+    Use it as a context manager (the child is ended however the block ends), and `send`
+    every registration of the run in order."""
+
+    def __init__(
+        self, stack: str, project: str, profile: Mapping[str, Any] | None, preview: bool
+    ) -> None:
+        sys.stdout.flush()  # a forked child must not inherit unwritten output
+        sys.stderr.flush()
+        registrations_in, registrations_out = os.pipe()
+        report_in, report_out = os.pipe()
+        self._pid = os.fork()
+        if self._pid == 0:  # the child: analyze, answer, and end without the parent's exits
+            os.close(registrations_out)
+            os.close(report_in)
+            code = 0
+            try:
+                with open(registrations_in, "rb") as source, open(report_out, "wb") as sink:
+                    code = _serve(source, sink, stack, project, profile, preview)
+            finally:
+                os._exit(code)
+        os.close(registrations_in)
+        os.close(report_out)
+        self._out: BinaryIO | None = open(registrations_out, "wb", buffering=1 << 16)  # noqa: SIM115
+        self._in = open(report_in, "rb")  # noqa: SIM115
+        self._abandoned = False
+
+    def __enter__(self) -> StreamedGate:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._pid:
+            self._close_out()
+            self._in.close()
+            os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+
+    def send(self, registration: Registration) -> None:
+        if self._out is None:
+            return
+        try:
+            pickle.dump(registration, self._out, protocol=pickle.HIGHEST_PROTOCOL)
+        except BrokenPipeError:  # the child stopped (its error is read in `finish`)
+            self._close_out()
+        except (pickle.PicklingError, TypeError, AttributeError):  # a value that won't pickle
+            self._abandoned = True
+            self._close_out()
+
+    def finish(self) -> Report | None:
+        """The end of the run: the child's Report, once it has analyzed the stack (None if
+        the run could not be streamed)."""
+        if self._abandoned:
+            self.__exit__()
+            return None
+        if self._out is not None:
+            with suppress(BrokenPipeError):
+                pickle.dump(None, self._out)
+                self._out.flush()
+            self._close_out()
+        try:
+            kind, value = pickle.load(self._in)
+        except EOFError:
+            kind, value = "crash", "the policy gate's process ended without a report"
+        self._in.close()
+        os.waitpid(self._pid, 0)
+        self._pid = 0
+        if kind == "report":
+            report: Report = value
+            return report
+        if kind == "profile":
+            raise ProfileError(value)
+        raise RuntimeError(f"the policy gate failed:\n{value}")
+
+    def _close_out(self) -> None:
+        if self._out is not None:
+            with suppress(BrokenPipeError):
+                self._out.close()
+            self._out = None
+
+
+def _serve(
+    source: BinaryIO,
+    sink: BinaryIO,
+    stack: str,
+    project: str,
+    profile: Mapping[str, Any] | None,
+    preview: bool,
+) -> int:
+    """The StreamedGate child: the pack in this process, the registrations from `source` (until
+    None), then ("report", Report), ("profile", message) or ("crash", traceback) to `sink`."""
+    gc.disable()  # as `run`: many long-lived objects and no cycles, in a process of its own
+    try:
+        stub = in_process_pack()
+        report = _begin(stub, stack, project, profile, preview)
+        requests = Requests(preview)
+        while (registration := pickle.load(source)) is not None:
+            request = requests.analyze(registration)
+            _collect(report, stub.Analyze(request), request.urn)
+        stack_response = stub.AnalyzeStack(requests.analyze_stack())
+        answer: tuple[str, Any] = ("report", _end(report, stack_response))
+    except EOFError:  # the parent stopped before the end of its run: nobody to answer
+        return 0
+    except ProfileError as error:
+        answer = ("profile", str(error))
+    except BaseException:  # any failure goes to the parent, which reports it
+        answer = ("crash", traceback.format_exc())
+    try:
+        pickle.dump(answer, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an answer that does not pickle is a failure too
+        answer = ("crash", traceback.format_exc())
+        pickle.dump(answer, sink, protocol=pickle.HIGHEST_PROTOCOL)
+    return 0 if answer[0] == "report" else 1
+
+
+def streamed(
+    stack: str, project: str, profile: Mapping[str, Any] | None, preview: bool
+) -> StreamedGate | None:
+    """A StreamedGate for a program run, or None where the gate runs after it (`run`): no
+    `os.fork` on this system, or the pack is to be started as its own process (gRPC)."""
+    if not hasattr(os, "fork") or os.environ.get(PACK_PROCESS_ENV) == "1":
+        return None
+    return StreamedGate(stack, project, profile, preview)
 
 
 def _collect(report: Report, response: analyzer_pb2.AnalyzeResponse, urn: str) -> None:

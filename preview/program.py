@@ -15,7 +15,7 @@ import os
 import runpy
 import sys
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,7 +162,12 @@ def in_folder(directory: Path) -> Iterator[None]:
                 del sys.modules[name]
 
 
-def run(program: Program, *, preview: bool = False) -> engine.Plan:
+def run(
+    program: Program,
+    *,
+    preview: bool = False,
+    on_register: Callable[[engine.Registration], None] | None = None,
+) -> engine.Plan:
     """Run the program under the simulated cloud; `ProgramError` when it raises, with its
     traceback trimmed to the program's own files."""
     with in_folder(program.directory):
@@ -173,6 +178,7 @@ def run(program: Program, *, preview: bool = False) -> engine.Plan:
                 config=program.config,
                 project=program.project,
                 preview=preview,
+                on_register=on_register,
             )
         except Exception as error:  # the program's own error, whatever it is
             raise ProgramError(explain(error, program.directory)) from None

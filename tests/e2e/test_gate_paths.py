@@ -8,6 +8,8 @@ entry and the pack's announced policies must be the same on the dev, prod and ba
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,3 +101,82 @@ def test_the_pack_is_loaded_once_and_configured_per_run(plans):
     relaxed = gate.run(plans["bad"], profile=gate.profile_for("dev"), stub=pack)
     assert strict.mandatory and not relaxed.mandatory
     assert {f.id for f in strict.findings} == {f.id for f in relaxed.findings}
+
+
+def _streamed(plan: engine.Plan, profile: Any, preview: bool = False) -> gate.Report:
+    with gate.StreamedGate(plan.stack, plan.project, profile, preview) as streaming:
+        for registration in plan.registrations:
+            streaming.send(registration)
+        report = streaming.finish()
+    assert report is not None
+    return report
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "bad", "bad-exempt"])
+def test_the_gate_streamed_beside_the_run_gives_the_same_findings(plans, stack):
+    """The CLI's gate (`gate.streamed`: a forked child fed each registration as it is made)
+    sends the same requests as `gate.run` after the run."""
+    plan = plans[stack]
+    for profile in (PROD, gate.profile_for(plan.stack)):
+        after = gate.run(plan, profile=profile, stub=gate.in_process_pack())
+        assert _seen(_streamed(plan, profile)) == _seen(after)
+
+
+@pytest.mark.parametrize("stack", ["dev", "bad"])
+def test_the_streamed_gate_masks_computed_outputs_the_same(stack):
+    if stack == "dev":
+        plan = engine.run_main("dev", preview=True)
+    else:
+        plan = engine.run(bad_stack.program, stack="bad", config={"aws:region": "eu-west-1"})
+    after = gate.run(plan, profile=PROD, preview=True, stub=gate.in_process_pack())
+    assert _seen(_streamed(plan, PROD, preview=True)) == _seen(after)
+    assert after.findings
+
+
+def test_the_streamed_gate_refuses_a_bad_profile_as_the_gate_does(plans):
+    profile = {"lambda-tracing-active": {"exemptions": [{"match": "x", "reason": "short"}]}}
+    with pytest.raises(gate.ProfileError) as after:
+        gate.run(plans["bad"], profile=profile)
+    with pytest.raises(gate.ProfileError) as streamed:
+        _streamed(plans["bad"], profile)
+    assert str(streamed.value) == str(after.value)
+    assert "lambda-tracing-active: exemptions[0]" in str(after.value)
+
+
+def test_a_failing_streamed_gate_is_an_error_with_its_traceback(plans, monkeypatch):
+    def broken(*_: Any) -> Any:
+        raise OSError("the pack is not there")
+
+    monkeypatch.setattr(gate, "in_process_pack", broken)  # the child inherits it
+    with pytest.raises(RuntimeError, match=r"(?s)the policy gate failed:.*the pack is not there"):
+        _streamed(plans["bad"], PROD)
+
+
+def test_a_value_that_does_not_pickle_leaves_the_gate_to_run_after(plans):
+    registration = plans["bad"].registrations[0]
+    odd = dataclasses.replace(registration, inputs={**registration.inputs, "odd": lambda: None})
+    with gate.StreamedGate("bad", "serverless-patterns", PROD, False) as streaming:
+        streaming.send(registration)
+        streaming.send(odd)
+        pid = streaming._pid
+        assert streaming.finish() is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_a_streamed_gate_left_early_leaves_no_process(plans):
+    with gate.StreamedGate("bad", "serverless-patterns", PROD, False) as streaming:
+        streaming.send(plans["bad"].registrations[0])
+        pid = streaming._pid
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_the_cli_streams_unless_the_pack_is_a_process(monkeypatch):
+    monkeypatch.delenv(gate.PACK_PROCESS_ENV, raising=False)
+    streaming = gate.streamed("bad", "serverless-patterns", PROD, False)
+    assert streaming is not None
+    with streaming:
+        pass
+    monkeypatch.setenv(gate.PACK_PROCESS_ENV, "1")
+    assert gate.streamed("bad", "serverless-patterns", PROD, False) is None
