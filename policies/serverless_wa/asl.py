@@ -32,6 +32,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from serverless_wa.props import figure
+
 CHECKS = (
     "start-at",
     "unique-names",
@@ -320,7 +322,8 @@ def _state_findings(ref: StateRef) -> list[Finding]:
                     Finding(
                         "callback-heartbeat",
                         path,
-                        f"HeartbeatSeconds {heartbeat:g} must be below TimeoutSeconds {timeout:g}",
+                        f"HeartbeatSeconds {figure(heartbeat)} must be below "
+                        f"TimeoutSeconds {figure(timeout)}",
                     )
                 )
         if ref.express and (is_callback(state) or is_sync(state)):

@@ -669,17 +669,17 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     "STACK-005": (
         (
-            "DLQ keeps messages 345600 s (4 days), less than the required 1.2096e+06 s (14 days)",
+            "DLQ keeps messages 345600 s (4 days), less than the required 1209600 s (14 days)",
             'DLQ retention 345600 s (4 days) is not longer than that of its source queue "jobs" (345600 s (4 days)), so redriven messages expire early',
         ),
         (
-            "DLQ keeps messages 345600 s (4 days), less than the required 1.2096e+06 s (14 days)",
+            "DLQ keeps messages 345600 s (4 days), less than the required 1209600 s (14 days)",
             'DLQ retention 345600 s (4 days) is not longer than that of its source queue "jobs" (345600 s (4 days)), so redriven messages expire early',
         ),
         (
-            'DLQ retention 1.2096e+06 s (14 days) is not longer than that of its source queue "jobs" (1.2096e+06 s (14 days)), so redriven messages expire early',
+            'DLQ retention 1209600 s (14 days) is not longer than that of its source queue "jobs" (1209600 s (14 days)), so redriven messages expire early',
         ),
-        ("DLQ keeps messages 86400 s (1 days), less than the required 1.2096e+06 s (14 days)",),
+        ("DLQ keeps messages 86400 s (1 days), less than the required 1209600 s (14 days)",),
     ),
     "STACK-006": (
         ('FIFO queue sends failures to standard DLQ "jobs-dlq"; AWS needs both of the same type',),

@@ -352,3 +352,23 @@ def test_odd_property_values_never_raise(rule):
             list(rule.check(graph_of(case), rule.defaults()))
         except Exception as error:  # pragma: no cover - the assertion names the case
             pytest.fail(f"{rule.id} raised {type(error).__name__} for {label}: {error}")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (1209600, "1209600"),  # 14 days of seconds: `:g` wrote 1.2096e+06
+        (1209600.0, "1209600"),
+        (345600, "345600"),
+        (0.5, "0.5"),
+        (29.25, "29.25"),
+        (1234567.5, "1234567.5"),
+        (-3, "-3"),
+        (1e-7, "1e-07"),
+        (float("inf"), "inf"),
+    ],
+)
+def test_messages_show_numbers_in_full(value, shown):
+    from serverless_wa.props import figure
+
+    assert figure(value) == shown

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, UNKNOWN, known
+from serverless_wa.props import ABSENT, UNKNOWN, figure, known
 from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
 from serverless_wa.rules._common import FUNCTION, KINESIS_STREAM, arn, case, stack_case
 
@@ -334,7 +334,7 @@ def _firehose_prefixes(node: Node, config: dict[str, Any]) -> Iterator[Finding]:
         if size is UNKNOWN:
             return
         value = size if known(size) else PROVIDER_BUFFER_MIB
-        shown = f"{value:g}" if known(size) else f"absent ({PROVIDER_BUFFER_MIB})"
+        shown = f"{figure(value)}" if known(size) else f"absent ({PROVIDER_BUFFER_MIB})"
         if isinstance(value, int | float) and value < PARTITIONED_MIN_BUFFER_MIB:
             yield Finding(
                 f"dynamic partitioning with a {shown} MiB buffer; it needs at least "
@@ -465,7 +465,7 @@ def _processor_timeout(graph: Graph, config: dict[str, Any]) -> Iterator[Finding
             seconds = timeout if known(timeout) else 3
             if isinstance(seconds, int | float) and seconds > PROCESSOR_MAX_TIMEOUT_S:
                 yield Finding(
-                    f"transformation function {function.name} has a {seconds:g} s timeout; "
+                    f"transformation function {function.name} has a {figure(seconds)} s timeout; "
                     f"Firehose stops waiting after {PROCESSOR_MAX_TIMEOUT_S} s and retries the "
                     "batch, so records are transformed twice or fail",
                     urn=stream.urn,

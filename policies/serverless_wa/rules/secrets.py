@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, UNKNOWN, known
+from serverless_wa.props import ABSENT, UNKNOWN, figure, known
 from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
 from serverless_wa.rules._common import arn, number, stack_case
 
@@ -81,7 +81,7 @@ def _rotated(graph: Graph, config: dict[str, Any]) -> Iterator[Finding]:
             )
         elif shortest > limit:
             yield Finding(
-                f"secret rotates every {shortest:g} days, over the {limit:g}-day limit",
+                f"secret rotates every {figure(shortest)} days, over the {figure(limit)}-day limit",
                 urn=secret.urn,
             )
 

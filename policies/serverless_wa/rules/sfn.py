@@ -15,7 +15,7 @@ from typing import Any
 
 from serverless_wa import asl
 from serverless_wa.graph import Node
-from serverless_wa.props import UNKNOWN, as_list, known
+from serverless_wa.props import UNKNOWN, as_list, figure, known
 from serverless_wa.registry import Case, Examples, Finding, Rule, anchors, register
 from serverless_wa.rules._common import STATE_MACHINE, arn, case
 
@@ -581,7 +581,9 @@ def _callback_heartbeat(node: Node, config: dict[str, Any]) -> Iterator[Finding]
         )
         if heartbeat is not None and timeout is not None and heartbeat >= timeout:
             yield _at(
-                ref, f"has HeartbeatSeconds {heartbeat:g}, not below TimeoutSeconds {timeout:g}"
+                ref,
+                f"has HeartbeatSeconds {figure(heartbeat)}, "
+                f"not below TimeoutSeconds {figure(timeout)}",
             )
 
 
@@ -648,7 +650,9 @@ def _map_max_concurrency(node: Node, config: dict[str, Any]) -> Iterator[Finding
             continue
         number = _number(value)
         if number is None or number <= 0:
-            shown = f"MaxConcurrency {number:g}" if number is not None else "no MaxConcurrency"
+            shown = (
+                f"MaxConcurrency {figure(number)}" if number is not None else "no MaxConcurrency"
+            )
             yield _at(ref, f"has {shown}, so its iterations run unbounded")
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, UNKNOWN
+from serverless_wa.props import ABSENT, UNKNOWN, figure
 from serverless_wa.registry import (
     Examples,
     Finding,
@@ -369,7 +369,8 @@ def _api_throttle_vs_backend(graph: Graph, config: dict[str, Any]) -> Iterator[F
             needed = rate * duration / 1000
             if needed > concurrency:
                 yield Finding(
-                    f"rate limit {rate:g}/s x {duration:g} ms needs {needed:g} concurrent "
+                    f"rate limit {figure(rate)}/s x {figure(duration)} ms needs "
+                    f"{figure(needed)} concurrent "
                     f"executions of {fn.name}, which reserves {concurrency}",
                     urn=subject.urn,
                 )

@@ -8,7 +8,7 @@ from typing import Any
 
 from serverless_wa import asl
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, known, parse_json
+from serverless_wa.props import ABSENT, figure, known, parse_json
 from serverless_wa.rules._common import FUNCTION, arn
 
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -45,7 +45,11 @@ def _setting(config: Mapping[str, Any], key: str, default: float) -> float:
 
 def _seconds(value: float) -> str:
     days = value / 86400
-    return f"{value:g} s ({days:g} days)" if days >= 1 and days == int(days) else f"{value:g} s"
+    return (
+        f"{figure(value)} s ({figure(days)} days)"
+        if days >= 1 and days == int(days)
+        else f"{figure(value)} s"
+    )
 
 
 def _names(nodes: Iterable[Node], limit: int = 3) -> str:

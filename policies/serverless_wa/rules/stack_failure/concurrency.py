@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import UNKNOWN
+from serverless_wa.props import UNKNOWN, figure
 from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
 from serverless_wa.rules._common import FUNCTION, reserved, shared_config, stack_case
 from serverless_wa.rules.stack_failure._shared import UNRESERVED_MINIMUM, _names, _setting
@@ -33,7 +33,7 @@ def _account_concurrency_budget(graph: Graph, config: dict[str, Any]) -> Iterato
     count = f"{len(reserving)} function{'s' if len(reserving) > 1 else ''}"
     yield Finding(
         f"reserved concurrency totals {total} over {count} (this one "
-        f"reserves {largest}), above the {budget:g} the account limit leaves after the "
+        f"reserves {largest}), above the {figure(budget)} the account limit leaves after the "
         f"{UNRESERVED_MINIMUM} unreserved executions AWS requires{left_out}",
         urn=subject.urn,
     )

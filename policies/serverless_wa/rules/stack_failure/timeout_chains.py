@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT
+from serverless_wa.props import ABSENT, figure
 from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
 from serverless_wa.rules._common import (
     ESM,
@@ -61,8 +61,9 @@ def _visibility_timeout_chain(graph: Graph, config: dict[str, Any]) -> Iterator[
         need, mapping, timeout, window = max(chain, key=lambda item: (item[0], item[1].name))
         if visibility < need:
             yield Finding(
-                f"visibility timeout {visibility:g} s is below 6 x function timeout {timeout:g} s "
-                f'+ batching window {window:g} s = {need:g} s (mapping "{mapping.name}"), so '
+                f"visibility timeout {figure(visibility)} s is below 6 x function timeout "
+                f"{figure(timeout)} s + batching window {figure(window)} s = {figure(need)} s "
+                f'(mapping "{mapping.name}"), so '
                 "messages reappear while still being processed",
                 urn=urn,
             )
@@ -212,8 +213,8 @@ def _api_integration_timeout_chain(graph: Graph, config: dict[str, Any]) -> Iter
         if timeout is None or limit is None or timeout * 1000 <= limit:
             continue
         yield Finding(
-            f'timeout {timeout:g} s outlasts API integration "{integration.name}" '
-            f"({limit / 1000:g} s), so clients get a 504 while the function keeps running",
+            f'timeout {figure(timeout)} s outlasts API integration "{integration.name}" '
+            f"({figure(limit / 1000)} s), so clients get a 504 while the function keeps running",
             urn=function.urn,
             detail=integration.name,
         )
@@ -333,8 +334,8 @@ def _sfn_task_timeout_chain(graph: Graph, config: dict[str, Any]) -> Iterator[Fi
             if task_timeout is None or timeout is None or task_timeout >= timeout:
                 continue
             yield Finding(
-                f"Lambda task {ref.path} times out after {task_timeout:g} s, before function "
-                f'"{function.name}" ({timeout:g} s), so it retries while the first call runs',
+                f"Lambda task {ref.path} times out after {figure(task_timeout)} s, before function "
+                f'"{function.name}" ({figure(timeout)} s), so it retries while the first call runs',
                 urn=machine.urn,
                 detail=ref.path,
             )
