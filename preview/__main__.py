@@ -118,14 +118,17 @@ def preview_program(options: argparse.Namespace) -> int:
         loaded = program.load(options.program, options.stack, options.config)
     except program.ProgramError as error:
         return refuse(error)
-    return preview_and_gate(
-        options,
-        loaded.stack,
-        loaded.project,
-        lambda on_register: program.run(loaded, preview=options.preview, on_register=on_register),
-        str(loaded.artifact),
-        refused=(program.ProgramError,),
-    )
+    with engine.assets_shown_from(loaded.directory):
+        return preview_and_gate(
+            options,
+            loaded.stack,
+            loaded.project,
+            lambda on_register: program.run(
+                loaded, preview=options.preview, on_register=on_register
+            ),
+            str(loaded.artifact),
+            refused=(program.ProgramError,),
+        )
 
 
 Run = Callable[[Callable[[engine.Registration], None] | None], engine.Plan]

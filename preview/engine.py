@@ -7,7 +7,9 @@ import json
 import os
 import runpy
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,7 +193,10 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
         if request.remote:  # a component of another package: its provider builds it
             self.remote.setdefault(request.type, request.name)
         inputs = pulumi.runtime.rpc.deserialize_properties(request.object)
+        _absolute_assets(inputs)
         registered = self.resources.get(response.urn)
+        outputs = dict(registered.state) if registered else {}
+        _absolute_assets(outputs)
         registration = Registration(
             urn=response.urn,
             type=request.type,
@@ -207,7 +212,7 @@ class RecordingMonitor(runtime_mocks.MockMonitor):
             },
             provider=request.provider or None,
             id=registered.id if registered else None,
-            outputs=dict(registered.state) if registered else {},
+            outputs=outputs,
             aliases=[alias.spec.type or alias.urn for alias in request.aliases]
             + list(request.aliasURNs),
         )
@@ -290,6 +295,38 @@ def load_plan(path: Path) -> Plan:
         raise PlanError(f"plan {path}: {error}") from error
 
 
+# Where file assets' and archives' paths are shown from: this repository, or with `--program`
+# the program's folder (`assets_shown_from`).
+_ASSET_ROOT: ContextVar[Path] = ContextVar("asset_root", default=ROOT)
+
+
+@contextmanager
+def assets_shown_from(folder: Path) -> Iterator[None]:
+    """`plain` writes file assets' and archives' paths relative to `folder` in the block."""
+    token = _ASSET_ROOT.set(folder)
+    try:
+        yield
+    finally:
+        _ASSET_ROOT.reset(token)
+
+
+def _absolute_assets(value: Any) -> None:
+    """Make the relative paths of the file assets and archives in `value` absolute, in
+    place: a program gives them relative to its folder, the working directory as it runs."""
+    if isinstance(value, dict):
+        items: Any = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        return
+    for key, item in items:
+        if isinstance(item, pulumi.FileArchive | pulumi.FileAsset):
+            if not os.path.isabs(item.path):
+                value[key] = type(item)(os.path.abspath(item.path))
+        elif isinstance(item, dict | list):
+            _absolute_assets(item)
+
+
 def plain(value: Any) -> Any:
     """JSON-safe copy of deserialized property values (assets and archives by path)."""
     if isinstance(value, Mapping):
@@ -297,7 +334,7 @@ def plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
     if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
-        return {"path": os.path.relpath(value.path, ROOT)}
+        return {"path": os.path.relpath(value.path, _ASSET_ROOT.get())}
     if isinstance(value, pulumi.Asset | pulumi.Archive):
         return {"asset": type(value).__name__}
     if value is None or isinstance(value, str | int | float | bool):

@@ -284,3 +284,24 @@ def test_a_missing_required_config_key_says_how_to_pass_it(tmp_path, capsys):
         "or pass --config needs-config:dbPassword=VALUE"
     ) in err
     assert main(["--program", str(tmp_path), "--no-policy", "--config", "dbPassword=x"]) == 0
+
+
+def test_file_assets_are_shown_from_the_programs_folder(tmp_path):
+    """Relative paths are the program's (its folder is the working directory as it runs);
+    `--json` writes them from that folder, wherever the CLI was started."""
+    out = tmp_path / "plan.json"
+    folder = str(PROGRAMS / "file_assets")
+    result = subprocess.run(
+        [sys.executable, "-m", "preview", "--program", folder, "--json", str(out), "--quiet"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    plan = _plan(out)
+    function = _resource(plan, "aws:lambda/function:Function", "app")
+    index = _resource(plan, "aws:s3/bucketObjectv2:BucketObjectv2", "index")
+    assert function["inputs"]["code"] == {"path": "app"}
+    assert index["inputs"]["source"] == {"path": "site/index.html"}
+    assert index["outputs"]["source"] == {"path": "site/index.html"}
