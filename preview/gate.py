@@ -299,7 +299,7 @@ class Requests:
     def __init__(self, preview: bool, known: Mapping[str, Registration] | None = None) -> None:
         self.preview = preview
         self.by_urn: dict[str, Registration] = dict(known or {})
-        self.taken: list[tuple[Registration, dict[str, Any]]] = []  # with the outputs view
+        self.stack = analyzer_pb2.AnalyzeStackRequest()  # grows with each resource taken
 
     def analyze(self, r: Registration) -> analyzer_pb2.AnalyzeRequest:
         self.by_urn.setdefault(r.urn, r)
@@ -319,8 +319,16 @@ class Requests:
                 k: UNKNOWN if k in r.outputs and k not in r.inputs else inputs.get(k, v)
                 for k, v in outputs.items()
             }
-        self.taken.append((r, outputs))
         # Each message is filled in place: passing a built Struct to a constructor copies it.
+        resource = self.stack.resources.add(
+            type=r.type, urn=r.urn, name=r.name, parent=r.parent or "", dependencies=r.dependencies
+        )
+        resource.options.SetInParent()
+        resource.options.parent = r.parent or ""
+        resource.properties.SetInParent()
+        resource.properties.update(outputs)
+        for key, urns in r.property_dependencies.items():
+            resource.propertyDependencies[key].urns.extend(urns)
         request = analyzer_pb2.AnalyzeRequest(type=r.type, urn=r.urn, name=r.name)
         request.options.SetInParent()
         request.options.parent = r.parent or ""
@@ -329,22 +337,7 @@ class Requests:
         return request
 
     def analyze_stack(self) -> analyzer_pb2.AnalyzeStackRequest:
-        stack = analyzer_pb2.AnalyzeStackRequest()
-        for r, outputs in self.taken:
-            resource = stack.resources.add(
-                type=r.type,
-                urn=r.urn,
-                name=r.name,
-                parent=r.parent or "",
-                dependencies=r.dependencies,
-            )
-            resource.options.SetInParent()
-            resource.options.parent = r.parent or ""
-            resource.properties.SetInParent()
-            resource.properties.update(outputs)
-            for key, urns in r.property_dependencies.items():
-                resource.propertyDependencies[key].urns.extend(urns)
-        return stack
+        return self.stack
 
 
 def analyze_requests(

@@ -122,7 +122,16 @@ def _sources(graph: Graph, role: Node) -> list[tuple[str, Node]]:
 
 
 def role_documents(graph: Graph, role: Node) -> tuple[list[Statement], bool]:
-    """Every statement granted to `role`, and whether some source could not be read."""
+    """Every statement granted to `role`, and whether some source could not be read (read
+    once per role and graph: half a dozen stack rules ask for the same roles)."""
+    read: dict[str, tuple[list[Statement], bool]] = graph.memo("iam-documents", lambda _: {})
+    if role.urn not in read:
+        read[role.urn] = _role_documents(graph, role)
+    found, incomplete = read[role.urn]
+    return list(found), incomplete  # the caller's own list
+
+
+def _role_documents(graph: Graph, role: Node) -> tuple[list[Statement], bool]:
     found: list[Statement] = []
     incomplete = False
 
