@@ -753,6 +753,9 @@ EXPECTED: dict[str, tuple[tuple[str, ...], ...]] = {
             'does not trace, but Function "connect" on the same invocation path does, so the trace breaks here',
         ),
         (
+            'does not trace, but Stage "stage" on the same invocation path does, so the trace breaks here',
+        ),
+        (
             'does not trace, but Function "handler" on the same invocation path does, so the trace breaks here',
         ),
     ),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 from serverless_wa import asl
 from serverless_wa.graph import Graph, Node
@@ -80,14 +82,38 @@ def _api_key(node: Node, prop: str) -> tuple[str, str] | None:
 
 
 def _integration_targets(graph: Graph, integration: Node) -> list[Node]:
-    uri = "uri" if integration.type == REST_INTEGRATION else "integrationUri"
-    extra = "requestTemplates" if integration.type == REST_INTEGRATION else "requestParameters"
+    """What an API integration invokes: its URI's function, state machine or queue, or the
+    state machine or (REST) SNS topic its request names (StartExecution's stateMachineArn,
+    Publish's TopicArn)."""
+    rest = integration.type == REST_INTEGRATION
+    uri = "uri" if rest else "integrationUri"
+    extra = "requestTemplates" if rest else "requestParameters"
+    named = (STATE_MACHINE, TOPIC) if rest else (STATE_MACHINE,)
     found = [t for t in integration.deps.get(uri, []) if t.type in INTEGRATION_TARGETS]
-    found += [t for t in integration.deps.get(extra, []) if t.type == STATE_MACHINE]
+    found += [t for t in integration.deps.get(extra, []) if t.type in named]
     if not found and not integration.deps.get(uri):
         value = integration.get(uri)
         match = graph.find(value, (FUNCTION,)) if known(value) else None
         found = [match] if match is not None else []
+    if not found and rest and not integration.deps.get(extra):
+        found = _published_topics(graph, integration.get(extra))
+    return found
+
+
+_TOPIC_ARN = re.compile(r"TopicArn=([^&\s'\"]+)")
+
+
+def _published_topics(graph: Graph, templates: Any) -> list[Node]:
+    """The stack's topics a REST integration's known request templates publish to (the form
+    body `Action=Publish&TopicArn=<URL-encoded ARN>`)."""
+    found: list[Node] = []
+    for template in templates.values() if isinstance(templates, Mapping) else ():
+        if not isinstance(template, str) or not known(template):
+            continue
+        for encoded in _TOPIC_ARN.findall(template):
+            topic = graph.find(unquote(encoded), (TOPIC,))
+            if topic is not None and topic not in found:
+                found.append(topic)
     return found
 
 
@@ -202,8 +228,9 @@ register(
         name="tracing-path-continuous",
         title="Every node on a traced invocation path traces",
         description=(
-            "Along invocation edges (API integration, state machine task, topic subscription, "
-            "mapping source, AppSync data source), a path with a traced node traces throughout."
+            "Along invocation edges (API integration, including a REST API publishing to an SNS "
+            "topic, state machine task, topic subscription, mapping source, AppSync data "
+            "source), a path with a traced node traces throughout."
         ),
         severity="MEDIUM",
         pillar="OPS",
@@ -223,7 +250,7 @@ register(
         ),
         reads={
             REST_STAGE: ("xrayTracingEnabled", "restApi"),
-            REST_INTEGRATION: ("restApi", "uri"),
+            REST_INTEGRATION: ("restApi", "uri", "requestTemplates"),
             V2_INTEGRATION: ("apiId", "integrationUri"),
             FUNCTION: ("tracingConfig.mode", "arn"),
             STATE_MACHINE: ("tracingConfiguration.enabled", "definition"),
@@ -273,6 +300,23 @@ register(
                         {"topic": arn("sns", "events"), "protocol": "lambda", "endpoint": _FN_ARN},
                     ),
                     subject="handler",
+                ),
+                stack_case(  # a traced REST stage publishing to a traced topic
+                    Resource(REST_API, "api", {}),
+                    Resource(
+                        REST_STAGE,
+                        "stage",
+                        {"xrayTracingEnabled": True},
+                        depends={"restApi": ("api",)},
+                    ),
+                    Resource(TOPIC, "events", {"tracingConfig": "Active"}),
+                    Resource(
+                        REST_INTEGRATION,
+                        "publish",
+                        {"uri": PENDING, "requestTemplates": {"application/json": PENDING}},
+                        depends={"restApi": ("api",), "requestTemplates": ("events",)},
+                    ),
+                    subject="events",
                 ),
                 stack_case(  # nothing on the path traces: LAMBDA-001's concern, not this rule's
                     Resource(QUEUE, "jobs", {}),
@@ -355,6 +399,27 @@ register(
                         {"apiId": "a1b2c3", "integrationUri": arn("lambda", "function:default")},
                     ),
                     subject="default",
+                ),
+                stack_case(  # fallback shape: a traced REST stage publishes to SNS directly
+                    Resource(REST_API, "api", {"id": "a1b2c3"}),
+                    Resource(
+                        REST_STAGE, "stage", {"xrayTracingEnabled": True, "restApi": "a1b2c3"}
+                    ),
+                    Resource(TOPIC, "events", {"arn": arn("sns", "events")}),
+                    Resource(
+                        REST_INTEGRATION,
+                        "publish",
+                        {
+                            "restApi": "a1b2c3",
+                            "uri": "arn:aws:apigateway:eu-west-1:sns:path//",
+                            "requestTemplates": {
+                                "application/json": "Action=Publish&TopicArn="
+                                + quote(arn("sns", "events"), safe="")
+                                + "&Message=$util.urlEncode($input.body)"
+                            },
+                        },
+                    ),
+                    subject="events",
                 ),
                 stack_case(  # the stage is the gap
                     Resource(REST_API, "api", {}),
