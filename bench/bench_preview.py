@@ -57,10 +57,10 @@ timed(engine, "load_stack_config", "stack config")
 timed(engine, "run", "program run")
 timed(gate.StreamedGate, "finish", "gate's end")
 sys.argv = ["preview", "--stack", "dev"]
-sys.stdout = open(os.devnull, "w")
+shown, sys.stdout = sys.stdout, open(os.devnull, "w")
 cli.main()
 marks["end"] = time.perf_counter() - start
-print(json.dumps(marks), file=sys.stderr)
+print(json.dumps(marks), file=shown, flush=True)
 os._exit(0)
 """
 
@@ -69,7 +69,7 @@ def _python(script: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-c", script, *args], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    return done.stderr.strip().splitlines()[-1] if not done.stdout.strip() else done.stdout
+    return done.stdout
 
 
 def run() -> list[str]:

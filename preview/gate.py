@@ -563,7 +563,7 @@ def run(
     """Run `plan` through the pack: `stub`'s, else the pack loaded in this process (a new
     pack process talking gRPC when PREVIEW_PACK_PROCESS=1)."""
     if stub is None:
-        if os.environ.get(PACK_PROCESS_ENV) == "1":
+        if _pack_process():
             with policy_pack() as started:
                 return run(plan, profile=profile, preview=preview, stub=started)
         stub = in_process_pack()
@@ -765,9 +765,14 @@ def streamed(
 ) -> StreamedGate | None:
     """A StreamedGate for a program run, or None where the gate runs after it (`run`): no
     `os.fork` on this system, or the pack is to be started as its own process (gRPC)."""
-    if not hasattr(os, "fork") or os.environ.get(PACK_PROCESS_ENV) == "1":
+    if not hasattr(os, "fork") or _pack_process():
         return None
     return StreamedGate(stack, project, profile, preview)
+
+
+def _pack_process() -> bool:
+    """Whether the pack is to be started as its own process, as the engine starts it."""
+    return os.environ.get(PACK_PROCESS_ENV) == "1"
 
 
 def _collect(report: Report, response: analyzer_pb2.AnalyzeResponse, urn: str) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from serverless_wa.props import figure
+from serverless_wa.registry import figure
 
 CHECKS = (
     "start-at",

@@ -164,16 +164,3 @@ class Props:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.data)
-
-
-def figure(value: float) -> str:
-    """A number as a message shows it: whole numbers in full (`1209600`, where `:g` writes
-    `1.2096e+06`), others to six significant digits, without an exponent unless tiny."""
-    if value != value or value in (float("inf"), float("-inf")):  # nan, infinities
-        return str(value)
-    if float(value).is_integer():
-        return str(int(value))
-    text = f"{value:.6g}"
-    if "e" in text and abs(value) >= 1:
-        text = f"{value:.6f}".rstrip("0").rstrip(".")
-    return text

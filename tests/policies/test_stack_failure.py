@@ -369,6 +369,6 @@ def test_odd_property_values_never_raise(rule):
     ],
 )
 def test_messages_show_numbers_in_full(value, shown):
-    from serverless_wa.props import figure
+    from serverless_wa.registry import figure
 
     assert figure(value) == shown

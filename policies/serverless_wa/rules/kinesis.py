@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, UNKNOWN, figure, known
-from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
+from serverless_wa.props import ABSENT, UNKNOWN, known
+from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, figure, register
 from serverless_wa.rules._common import FUNCTION, KINESIS_STREAM, arn, case, stack_case
 
 FIREHOSE = "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream"

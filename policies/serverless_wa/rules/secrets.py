@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, UNKNOWN, figure, known
-from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
+from serverless_wa.props import ABSENT, UNKNOWN, known
+from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, figure, register
 from serverless_wa.rules._common import arn, number, stack_case
 
 SECRET = "aws:secretsmanager/secret:Secret"

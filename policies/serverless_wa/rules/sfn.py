@@ -15,8 +15,8 @@ from typing import Any
 
 from serverless_wa import asl
 from serverless_wa.graph import Node
-from serverless_wa.props import UNKNOWN, as_list, figure, known
-from serverless_wa.registry import Case, Examples, Finding, Rule, anchors, register
+from serverless_wa.props import UNKNOWN, as_list, known
+from serverless_wa.registry import Case, Examples, Finding, Rule, anchors, figure, register
 from serverless_wa.rules._common import STATE_MACHINE, arn, case
 
 LOG_LEVELS = ("OFF", "FATAL", "ERROR", "ALL")

@@ -8,13 +8,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, UNKNOWN, figure
+from serverless_wa.props import ABSENT, UNKNOWN
 from serverless_wa.registry import (
     Examples,
     Finding,
     Resource,
     Rule,
     anchors,
+    figure,
     register,
 )
 from serverless_wa.rules._common import (

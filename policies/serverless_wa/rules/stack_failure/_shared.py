@@ -8,7 +8,8 @@ from typing import Any
 
 from serverless_wa import asl
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import ABSENT, figure, known, parse_json
+from serverless_wa.props import ABSENT, known, parse_json
+from serverless_wa.registry import figure
 from serverless_wa.rules._common import FUNCTION, arn
 
 QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from serverless_wa.graph import Graph, Node
-from serverless_wa.props import UNKNOWN, figure
-from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, register
+from serverless_wa.props import UNKNOWN
+from serverless_wa.registry import Examples, Finding, Resource, Rule, anchors, figure, register
 from serverless_wa.rules._common import FUNCTION, reserved, shared_config, stack_case
 from serverless_wa.rules.stack_failure._shared import UNRESERVED_MINIMUM, _names, _setting
 

@@ -220,6 +220,10 @@ def _nearest_traced(graph: Graph, neighbours: dict[str, set[str]], start: str) -
 
 
 _ACTIVE = {"tracingConfig": {"mode": "Active"}}
+_TRACED_REST_API = (  # preview shape: an API and its traced stage
+    Resource(REST_API, "api", {}),
+    Resource(REST_STAGE, "stage", {"xrayTracingEnabled": True}, depends={"restApi": ("api",)}),
+)
 _PASS_THROUGH = {"tracingConfig": {"mode": "PassThrough"}}
 
 register(
@@ -273,13 +277,7 @@ register(
         examples=Examples(
             compliant=(
                 stack_case(  # preview shape: traced REST stage, traced function
-                    Resource(REST_API, "api", {}),
-                    Resource(
-                        REST_STAGE,
-                        "stage",
-                        {"xrayTracingEnabled": True},
-                        depends={"restApi": ("api",)},
-                    ),
+                    *_TRACED_REST_API,
                     Resource(FUNCTION, "handler", _ACTIVE),
                     Resource(
                         REST_INTEGRATION,
@@ -302,13 +300,7 @@ register(
                     subject="handler",
                 ),
                 stack_case(  # a traced REST stage publishing to a traced topic
-                    Resource(REST_API, "api", {}),
-                    Resource(
-                        REST_STAGE,
-                        "stage",
-                        {"xrayTracingEnabled": True},
-                        depends={"restApi": ("api",)},
-                    ),
+                    *_TRACED_REST_API,
                     Resource(TOPIC, "events", {"tracingConfig": "Active"}),
                     Resource(
                         REST_INTEGRATION,
@@ -332,13 +324,7 @@ register(
             ),
             non_compliant=(
                 stack_case(  # preview shape: traced REST stage, function not traced (absent)
-                    Resource(REST_API, "api", {}),
-                    Resource(
-                        REST_STAGE,
-                        "stage",
-                        {"xrayTracingEnabled": True},
-                        depends={"restApi": ("api",)},
-                    ),
+                    *_TRACED_REST_API,
                     Resource(FUNCTION, "handler", {}),
                     Resource(
                         REST_INTEGRATION,
@@ -349,13 +335,7 @@ register(
                     subject="handler",
                 ),
                 stack_case(  # through a queue: traced stage -> SQS -> consumer
-                    Resource(REST_API, "api", {}),
-                    Resource(
-                        REST_STAGE,
-                        "stage",
-                        {"xrayTracingEnabled": True},
-                        depends={"restApi": ("api",)},
-                    ),
+                    *_TRACED_REST_API,
                     Resource(QUEUE, "jobs", {}),
                     Resource(FUNCTION, "worker", _PASS_THROUGH),
                     Resource(
