@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from . import engine, gate, library, render
+from . import engine, gate, library, render, sdk_imports
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -260,8 +260,10 @@ if __name__ == "__main__":
     # One run, then the process ends: its heap is plan-sized, long-lived and nearly free of
     # cycles, so it runs without the cyclic collector (switching it back on after a run
     # costs a full pass over the plan), and it exits without tearing the heap down (about a
-    # second on the dev stack), once its output is flushed.
+    # second on the dev stack), once its output is flushed. Provider SDKs load only the
+    # modules the program uses (`sdk_imports`).
     gc.disable()
+    sdk_imports.install()
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
