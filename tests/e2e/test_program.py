@@ -253,8 +253,9 @@ def test_this_repository_as_a_program_previews_as_its_dev_stack(tmp_path, capsys
 
 
 def test_a_program_using_other_packages_sdks_runs(tmp_path, capsys):
-    """pulumi_random's password, pulumi_awsx's network (built by its own provider: its outputs
-    are what its SDK declares, so the program reads them on), two availability zones."""
+    """pulumi_random's password, pulumi_awsx's networks (built by their own provider: their
+    outputs are what the SDK declares, the subnet ids laid out as awsx lays them out, so the
+    program reads them on and indexes them by zone), two availability zones."""
     out = tmp_path / "plan.json"
     code, _, err = _run(capsys, "other_packages", "--json", str(out))
     assert code == 0, err
@@ -265,9 +266,18 @@ def test_a_program_using_other_packages_sdks_runs(tmp_path, capsys):
     vpc = _resource(plan, "awsx:ec2:Vpc", "net")
     assert vpc["outputs"]["vpcId"].startswith("vpc-")
     assert vpc["outputs"]["natGateways"] == []  # resources it would make: none offline
+    # awsx's layout: one subnet per spec and zone (default specs: one Private, one Public)
+    assert len(vpc["outputs"]["publicSubnetIds"]) == 2 and vpc["outputs"]["isolatedSubnetIds"] == []
     group = _resource(plan, "aws:rds/subnetGroup:SubnetGroup", "db")
-    assert group["inputs"]["subnetIds"] == vpc["outputs"]["privateSubnetIds"][:1]
-    assert group["inputs"]["subnetIds"][0].startswith("subnet-")
+    assert group["inputs"]["subnetIds"] == vpc["outputs"]["privateSubnetIds"]
+    assert len(set(group["inputs"]["subnetIds"])) == 2
+    assert all(i.startswith("subnet-") for i in group["inputs"]["subnetIds"])
+    hub = _resource(plan, "awsx:ec2:Vpc", "hub")["outputs"]
+    assert [len(hub[k]) for k in ("publicSubnetIds", "privateSubnetIds", "isolatedSubnetIds")] == [
+        3, 0, 3,
+    ]  # fmt: skip
+    third = _resource(plan, "aws:ec2/routeTableAssociation:RouteTableAssociation", "third-zone")
+    assert third["inputs"]["subnetId"] == hub["isolatedSubnetIds"][2]
     assert group["inputs"]["tags"] == {"first-zone": "eu-west-1a", "second-zone": "eu-west-1b"}
     assert plan["outputs"]["zones"] == ["euw1-az1", "euw1-az2", "euw1-az3"]
 
