@@ -41,8 +41,9 @@ import time
 start = time.perf_counter()
 import gc, json, os, sys
 gc.disable()
-from preview import engine, gate
+from preview import engine, gate, sdk_imports
 import preview.__main__ as cli
+sdk_imports.install()  # as the CLI's process does
 marks = {"imported": time.perf_counter() - start}
 def timed(owner, name, label):
     real = getattr(owner, name)
