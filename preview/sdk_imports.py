@@ -34,7 +34,10 @@ _NAME = re.compile(r"""['"](\w+)['"]""")
 
 
 def _exports(path: Path) -> list[str] | None:
-    """The names in a generated module's literal `__all__` (near its top), or None."""
+    """The names in a generated module's literal `__all__` (near its top), or None (also for
+    a package, which has no such file)."""
+    if not path.is_file():
+        return None
     with path.open(encoding="utf-8") as source:
         text = source.read(16384)
         found = _ALL.search(text)
@@ -50,7 +53,11 @@ def _plan(init: Path) -> tuple[dict[str, str], list[str]] | None:
     anything else."""
     exporter: dict[str, str] = {}
     kept = []
-    for line in init.read_text(encoding="utf-8").splitlines():
+    try:
+        source = init.read_text(encoding="utf-8")
+    except (OSError, ValueError):
+        return None
+    for line in source.splitlines():
         stripped = line.strip()
         if not stripped or stripped.startswith("#") or _MODULE.fullmatch(stripped):
             continue
@@ -60,7 +67,10 @@ def _plan(init: Path) -> tuple[dict[str, str], list[str]] | None:
                 return None
             kept.append(stripped)
             continue
-        names = _exports(init.parent / f"{star[1]}.py")
+        try:
+            names = _exports(init.parent / f"{star[1]}.py")
+        except (OSError, ValueError):  # unreadable: the package's own imports will say
+            names = None
         if names is None:
             return None
         exporter.update(dict.fromkeys(names, star[1]))

@@ -117,3 +117,41 @@ def test_the_cli_plan_is_the_same_bytes_as_with_eager_imports(tmp_path, stack):
         assert _python(script, lazy=lazy) == 0
         outputs[lazy] = out.read_bytes()
     assert outputs[True] == outputs[False]
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+
+
+_HEADER = "import builtins as _builtins\nfrom .. import _utilities\nimport typing\n"
+
+
+def test_any_other_package_shape_runs_its_own_init(tmp_path):
+    """Only the generated shape loads lazily: a service that star-imports a subpackage, or a
+    module without a literal `__all__`, runs its own `__init__` as without the finder."""
+    _write(
+        tmp_path,
+        {
+            "sdk/__init__.py": "from . import _utilities\n",
+            "sdk/_utilities.py": "",
+            "sdk/lazy/__init__.py": _HEADER + "from .one import *\nfrom .two import *\n",
+            "sdk/lazy/one.py": "__all__ = ['One']\nOne = 1\n",
+            "sdk/lazy/two.py": "__all__ = ['Two', 'One']\nTwo, One = 2, 'two'\n",
+            "sdk/nested/__init__.py": _HEADER + "from .inner import *\n",
+            "sdk/nested/inner/__init__.py": "Inner = 3\n",
+            "sdk/untyped/__init__.py": _HEADER + "from .thing import *\n",
+            "sdk/untyped/thing.py": "Thing = 4\n",
+        },
+    )
+    seen = _python(
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import json, sdk.lazy, sdk.nested, sdk.untyped\n"
+        "two_first = sdk.lazy.Two\n"
+        "print(json.dumps([two_first, 'sdk.lazy.one' in sys.modules, sdk.lazy.One,\n"
+        "  sdk.nested.Inner, sdk.untyped.Thing,\n"
+        "  [type(m).__name__ for m in (sdk.lazy, sdk.nested, sdk.untyped)]]))\n"
+    )
+    # `One` is two.py's (the later star import wins), and one.py never ran
+    assert seen == [2, False, "two", 3, 4, ["_Package", "module", "module"]]
