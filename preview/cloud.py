@@ -424,7 +424,7 @@ def _awsx_subnet_ids(context: _Context, inputs: Mapping[str, Any]) -> dict[str, 
         specs = [{"type": "Private"}, {"type": "Public"}]
     ids: dict[str, list[str]] = {key: [] for key in _SUBNET_TYPES.values()}
     for number, spec in enumerate(specs):
-        key = _SUBNET_TYPES.get(spec.get("type")) if isinstance(spec, Mapping) else None
+        key = _SUBNET_TYPES.get(str(spec.get("type"))) if isinstance(spec, Mapping) else None
         if key is not None:
             made = (
                 _digest(context.typ, context.logical, str(number), str(zone), length=12)
