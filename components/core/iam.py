@@ -9,7 +9,9 @@ only `"*"`): `Statement.any_resource` grants it alone, and STAR_ONLY_ACTIONS say
 
 Trust policies of the services that pass `aws:SourceAccount`/`aws:SourceArn` when they
 assume a role (EventBridge, Pipes, Scheduler, Step Functions) are always pinned to this
-account, and to the source ARN where the caller knows it (confused deputy).
+account, and to the source ARN where the caller knows it (confused deputy). Firehose passes
+the stream's account as the external id instead, so its roles are pinned with
+`sts:ExternalId`.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ SOURCE_PINNED_SERVICES = frozenset(
         "states.amazonaws.com",
     }
 )
+# Service principals that pass the caller's account id as `sts:ExternalId` instead.
+EXTERNAL_ID_SERVICES = frozenset({"firehose.amazonaws.com"})
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ def assume_role_policy(
         account, arn = pins
         condition: dict[str, Any] = {}
         if account is not None:
-            condition["StringEquals"] = {"aws:SourceAccount": account}
+            key = "sts:ExternalId" if service in EXTERNAL_ID_SERVICES else "aws:SourceAccount"
+            condition["StringEquals"] = {key: account}
         if arn is not None:
             condition["ArnEquals"] = {"aws:SourceArn": arn}
         pinned = {**statement, "Condition": condition}
@@ -150,8 +155,9 @@ def service_role(
     source_arn: pulumi.Input[str] | None = None,
 ) -> tuple[aws.iam.Role, aws.iam.RolePolicy | None]:
     """A role for one service principal with one inline least-privilege policy. Services in
-    SOURCE_PINNED_SERVICES are pinned to this account unless `source_account` is given."""
-    if source_account is None and service in SOURCE_PINNED_SERVICES:
+    SOURCE_PINNED_SERVICES and EXTERNAL_ID_SERVICES are pinned to this account unless
+    `source_account` is given."""
+    if source_account is None and service in SOURCE_PINNED_SERVICES | EXTERNAL_ID_SERVICES:
         source_account = aws_context.account_id(scope.component)
     role = aws.iam.Role(
         scope.child(f"{suffix}-role"),

@@ -188,6 +188,10 @@ def test_the_firehose_role_is_scoped_to_the_stream_prefixes_key_and_function(bui
     }
     trust = json.loads(plan.one("aws:iam/role:Role", "delivery-role").inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "firehose.amazonaws.com"}
+    # only this account's delivery streams may assume it (Firehose's confused-deputy guard)
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {"sts:ExternalId": "123456789012"}
+    }
     firehose = plan.one(FIREHOSE)
     assert plan.one("aws:iam/rolePolicy:RolePolicy", "delivery-policy").urn in (
         firehose.dependencies

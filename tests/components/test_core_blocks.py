@@ -241,6 +241,7 @@ def test_stream_reads_grant_list_streams_on_star_alone():
         ("pipes.amazonaws.com", True),
         ("scheduler.amazonaws.com", True),
         ("states.amazonaws.com", True),
+        ("firehose.amazonaws.com", True),
         ("lambda.amazonaws.com", False),
         ("apigateway.amazonaws.com", False),
     ],
@@ -253,7 +254,9 @@ def test_service_roles_of_confused_deputy_services_are_pinned_to_the_account(
 
     plan = build(program)
     (statement,) = json.loads(plan.one("aws:iam/role:Role").inputs["assumeRolePolicy"])["Statement"]
-    expected = {"StringEquals": {"aws:SourceAccount": "123456789012"}} if pinned else None
+    # Firehose passes the account as the external id, the others as aws:SourceAccount
+    key = "sts:ExternalId" if service == "firehose.amazonaws.com" else "aws:SourceAccount"
+    expected = {"StringEquals": {key: "123456789012"}} if pinned else None
     assert statement.get("Condition") == expected
 
 
