@@ -22,8 +22,14 @@ import pulumi_aws as aws
 from .core import defaults, iam, packaging
 from .core.api import RestStage, StageSpec, check_stage_name, regional_rest_api
 from .core.function import FunctionSpec, LambdaFunction
-from .core.pattern import Pattern, PatternArgs
-from .core.queue import DurableQueue, QueueSpec
+from .core.pattern import Pattern, PatternArgs, Safeguard
+from .core.queue import (
+    SERIAL_CONSUMER,
+    DurableQueue,
+    QueueSpec,
+    check_consumer_concurrency,
+    maximum_concurrency,
+)
 from .core.settings import REGIONAL_WEB_ACL
 from .core.sns_api import SnsPublishIntegration, publish_form
 from .core.topic import TracedTopic, check_filter_policy
@@ -42,7 +48,6 @@ MAX_ROUTES = 20
 MAX_COMBINATIONS = 150  # SNS's limit on a filter policy's total combinations
 MAX_POLICY_BYTES = 256 * 1024
 MAX_STATUS_LENGTH = 256
-MAX_CONCURRENCY = 1000  # the SQS mapping's maximumConcurrency ceiling
 
 
 def filter_combinations(policy: Mapping[str, Any]) -> int:
@@ -105,7 +110,8 @@ class BigFanArgs(PatternArgs):
     filter_scope: what the policies filter on: `MessageAttributes` (the `status` attribute)
       or `MessageBody` (fields of the JSON body, nesting allowed).
     consumer_concurrency: each consumer's reserved concurrency, which its queue's mapping
-      also caps (SQS's floor for that cap is 2, so 1 relies on reserved concurrency alone).
+      also caps (SQS's floor for that cap is 2, so 1 relies on reserved concurrency alone:
+      a warning in dev, refused in prod, where the pack's STACK-002 fails it).
     consumer_timeout_s: each consumer's timeout; its queue's visibility timeout is six times
       it plus the batching window.
     consumer_memory_size: each consumer's memory in MB.
@@ -117,6 +123,8 @@ class BigFanArgs(PatternArgs):
     throttle_burst: the stage's burst limit (requests).
     waf_acl_arn: a regional WAFv2 web ACL for the stage; None associates none.
     """
+
+    safeguards: ClassVar[tuple[Safeguard, ...]] = (SERIAL_CONSUMER,)
 
     routes: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: dict(DEFAULT_ROUTES))
     filter_scope: Literal["MessageAttributes", "MessageBody"] = "MessageAttributes"
@@ -142,11 +150,7 @@ class BigFanArgs(PatternArgs):
             raise ValueError(f"routes must hold between 1 and {MAX_ROUTES} routes (got {count})")
         for name, policy in self.routes.items():
             _check_route(name, policy, self.filter_scope)
-        if not 1 <= self.consumer_concurrency <= MAX_CONCURRENCY:
-            raise ValueError(
-                f"consumer_concurrency must be between 1 and {MAX_CONCURRENCY} "
-                f"(got {self.consumer_concurrency})"
-            )
+        check_consumer_concurrency(self.consumer_concurrency, self.settings)
         memory = (defaults.LAMBDA_MIN_MEMORY_MB, defaults.LAMBDA_MAX_MEMORY_MB)
         if not memory[0] <= self.consumer_memory_size <= memory[1]:
             raise ValueError(
@@ -199,10 +203,7 @@ class BigFanArgs(PatternArgs):
 
     @property
     def maximum_concurrency(self) -> int | None:
-        """Each mapping's cap: equal to reserved concurrency, absent below SQS's floor of 2."""
-        if self.consumer_concurrency < defaults.SQS_MIN_MAXIMUM_CONCURRENCY:
-            return None
-        return self.consumer_concurrency
+        return maximum_concurrency(self.consumer_concurrency)
 
     def stage_spec(self) -> StageSpec:
         return StageSpec(

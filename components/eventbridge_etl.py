@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal
 import pulumi
 import pulumi_aws as aws
 
-from .core import defaults, iam, packaging
+from .core import iam, packaging
 from .core.alarms import metric_alarm
 from .core.bucket import PrivateBucket
 from .core.dead_letter import DeadLetterQueue
@@ -29,7 +29,13 @@ from .core.event_route import EventRoute, event_bus
 from .core.function import FunctionSpec, LambdaFunction
 from .core.keys import ServiceKey
 from .core.pattern import Pattern, PatternArgs, Safeguard
-from .core.queue import DurableQueue, QueueSpec
+from .core.queue import (
+    SERIAL_CONSUMER,
+    DurableQueue,
+    QueueSpec,
+    check_consumer_concurrency,
+    maximum_concurrency,
+)
 from .core.settings import KMS_KEY
 from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 from .core.topic import TracedTopic
@@ -39,7 +45,6 @@ __all__ = ["EventBridgeEtl", "EventBridgeEtlArgs"]
 EXTRACTED = "RecordExtracted"
 TRANSFORMED = "RecordTransformed"
 FAILED = "RecordFailed"
-MAX_CONCURRENCY = 1000
 MAX_ROWS = 1_000_000
 MAX_FILE_MB = 1024
 PUT_WORKERS = 4  # parallel PutEvents calls in the extractor (functions/.../extract.py)
@@ -69,7 +74,9 @@ class EventBridgeEtlArgs(PatternArgs):
       makes a new one (`transformed-data`, on-demand, PITR, encrypted).
     consumer_concurrency: reserved concurrency of each of the four functions (extract,
       transform, load, observe), so one big file cannot take the account's concurrency;
-      each queue mapping's maximum concurrency follows it (SQS's floor is 2).
+      each queue mapping's maximum concurrency follows it (SQS's floor is 2, so 1 leaves the
+      mappings uncapped: a warning in dev, refused in prod, where the pack's STACK-002
+      fails it).
     extract_mode: `lambda` (a function that streams the file, guarded by max_file_mb and
       max_rows); `fargate` (an ECS task, for files beyond Lambda's limits) is not
       implemented yet and is refused.
@@ -92,6 +99,7 @@ class EventBridgeEtlArgs(PatternArgs):
     """
 
     safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        SERIAL_CONSUMER,
         Safeguard(
             "bus",
             ("encryption with kms_key_arn", "an archive for replay", "the stack's tags"),
@@ -124,11 +132,7 @@ class EventBridgeEtlArgs(PatternArgs):
                 "extract_mode='fargate' is not implemented yet: use extract_mode='lambda' "
                 f"(files up to max_file_mb, at most {MAX_FILE_MB} MB)"
             )
-        if not 1 <= self.consumer_concurrency <= MAX_CONCURRENCY:
-            raise ValueError(
-                f"consumer_concurrency must be between 1 and {MAX_CONCURRENCY} "
-                f"(got {self.consumer_concurrency})"
-            )
+        check_consumer_concurrency(self.consumer_concurrency, self.settings)
         if not 1 <= self.max_file_mb <= MAX_FILE_MB:
             raise ValueError(
                 f"max_file_mb must be between 1 and {MAX_FILE_MB} (got {self.max_file_mb})"
@@ -186,9 +190,7 @@ class EventBridgeEtlArgs(PatternArgs):
 
     @property
     def maximum_concurrency(self) -> int | None:
-        if self.consumer_concurrency < defaults.SQS_MIN_MAXIMUM_CONCURRENCY:
-            return None
-        return self.consumer_concurrency
+        return maximum_concurrency(self.consumer_concurrency)
 
 
 def event_pattern(source: str, detail_types: list[str] | None = None) -> str:

@@ -19,14 +19,19 @@ from .core import aws_context, defaults, iam, packaging
 from .core.api import RestStage, StageSpec, check_stage_name, lambda_proxy, regional_rest_api
 from .core.function import FunctionSpec, LambdaFunction
 from .core.pattern import Pattern, PatternArgs, Safeguard
-from .core.queue import DurableQueue, QueueSpec
+from .core.queue import (
+    SERIAL_CONSUMER,
+    DurableQueue,
+    QueueSpec,
+    check_consumer_concurrency,
+    maximum_concurrency,
+)
 from .core.settings import REGIONAL_WEB_ACL, SECRET
 from .core.table import TABLE_DEFAULTS, TableSpec, create_table
 
 __all__ = ["ScalableWebhook", "ScalableWebhookArgs", "SignatureSpec"]
 
 _HEADER = re.compile(r"^[A-Za-z0-9-]{1,64}$")
-MAX_CONCURRENCY = 1000  # the SQS mapping's maximumConcurrency ceiling
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +60,8 @@ class ScalableWebhookArgs(PatternArgs):
       can reject a request before it is queued).
     consumer_concurrency: reserved concurrency of the consumer, kept under the backend's
       connection or rate budget; the SQS mapping's maximum concurrency follows it (SQS's
-      floor is 2, so 1 relies on reserved concurrency alone).
+      floor is 2, so 1 relies on reserved concurrency alone: a warning in dev, refused in
+      prod, where the pack's STACK-002 fails it).
     batch_size: deliveries per consumer invocation (1-10, up to 10000 with a batching window).
     batching_window_s: seconds the mapping waits to fill a batch (0-300).
     consumer_timeout_s: the consumer's timeout; the queue's visibility timeout is six times it.
@@ -78,6 +84,7 @@ class ScalableWebhookArgs(PatternArgs):
     """
 
     safeguards: ClassVar[tuple[Safeguard, ...]] = (
+        SERIAL_CONSUMER,
         Safeguard("sink_table", TABLE_DEFAULTS, "They are the table owner's to set."),
         Safeguard(
             "api_key_required",
@@ -109,11 +116,7 @@ class ScalableWebhookArgs(PatternArgs):
             raise ValueError(f"daily_quota must be at least 1 (got {self.daily_quota})")
         if self.ingest not in ("direct", "lambda"):
             raise ValueError(f"ingest must be one of direct, lambda (got {self.ingest!r})")
-        if not 1 <= self.consumer_concurrency <= MAX_CONCURRENCY:
-            raise ValueError(
-                f"consumer_concurrency must be between 1 and {MAX_CONCURRENCY} "
-                f"(got {self.consumer_concurrency})"
-            )
+        check_consumer_concurrency(self.consumer_concurrency, self.settings)
         if not 0 <= self.batching_window_s <= 300:
             raise ValueError(
                 f"batching_window_s must be between 0 and 300 (got {self.batching_window_s})"
@@ -169,10 +172,7 @@ class ScalableWebhookArgs(PatternArgs):
 
     @property
     def maximum_concurrency(self) -> int | None:
-        """The mapping's cap: equal to reserved concurrency, absent below SQS's floor of 2."""
-        if self.consumer_concurrency < defaults.SQS_MIN_MAXIMUM_CONCURRENCY:
-            return None
-        return self.consumer_concurrency
+        return maximum_concurrency(self.consumer_concurrency)
 
 
 def send_message_template(args: ScalableWebhookArgs) -> str:

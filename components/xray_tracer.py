@@ -27,7 +27,7 @@ from .core.api import RestStage, StageSpec, check_stage_name, regional_rest_api
 from .core.dead_letter import DeadLetterQueue
 from .core.function import AsyncInvoke, FunctionSpec, LambdaFunction
 from .core.pattern import Pattern, PatternArgs, Safeguard
-from .core.queue import DurableQueue, QueueSpec
+from .core.queue import DurableQueue, QueueSpec, check_consumer_concurrency
 from .core.settings import REGIONAL_WEB_ACL
 from .core.sns_api import SnsPublishIntegration, publish_form
 from .core.table import EPHEMERAL_TABLE_DEFAULTS, TableSpec, create_table
@@ -39,7 +39,6 @@ Flow = Literal["dynamo", "sqs", "http", "sns"]
 FLOWS: tuple[Flow, ...] = ("dynamo", "sqs", "http", "sns")
 FUNCTION_TIMEOUT_S = 10
 MEMORY_MB = 256  # 128 is the provider's default, which reads as "not set" (LAMBDA-002)
-MAX_CONCURRENCY = 1000  # the SQS mapping's maximumConcurrency ceiling
 HTTP_BACKOFF_MARGIN_S = 1  # the retry's backoff and the handler's own work
 _URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
 # The path (after `/`) is the message: `%2F` is the URL-encoded leading slash.
@@ -112,12 +111,9 @@ class XRayTracerArgs(PatternArgs):
                 f"(got {list(self.flows)})"
             )
         check_stage_name(self.stage_name)
-        floor = defaults.SQS_MIN_MAXIMUM_CONCURRENCY
-        if not floor <= self.consumer_concurrency <= MAX_CONCURRENCY:
-            raise ValueError(
-                f"consumer_concurrency must be between {floor} and {MAX_CONCURRENCY} "
-                f"(got {self.consumer_concurrency})"
-            )
+        check_consumer_concurrency(
+            self.consumer_concurrency, self.settings, floor=defaults.SQS_MIN_MAXIMUM_CONCURRENCY
+        )
         if not _URL.match(self.http_target_url):
             raise ValueError(
                 f"http_target_url must be an http(s) URL (got {self.http_target_url!r})"

@@ -43,6 +43,7 @@ DLQ_RETENTION_S: Final = 14 * 24 * 3600  # the SQS maximum
 QUEUE_RETENTION_S: Final = 4 * 24 * 3600
 VISIBILITY_TIMEOUT_FACTOR: Final = 6  # AWS guidance: >= 6x the consumer's timeout
 SQS_MIN_MAXIMUM_CONCURRENCY: Final = 2  # an SQS mapping's scalingConfig floor
+SQS_MAX_MAXIMUM_CONCURRENCY: Final = 1000  # and its ceiling
 
 # DynamoDB
 BILLING_MODE: Final = "PAY_PER_REQUEST"

@@ -17,7 +17,39 @@ import pulumi_aws as aws
 
 from . import aws_context, defaults
 from .alarms import metric_alarm
+from .pattern import Safeguard
 from .scope import Scope
+from .settings import Settings
+
+# For the args of a pattern whose `consumer_concurrency` is a queue consumer's reserved
+# concurrency, which its mapping's maximumConcurrency matches.
+SERIAL_CONSUMER = Safeguard(
+    "consumer_concurrency",
+    ("a cap on the queue's pollers (maximumConcurrency cannot go below 2)",),
+    "The pollers can outrun a reservation of 1: throttled batches go back to the queue and "
+    "on to its DLQ (STACK-002, mandatory in prod). Use 2 or more.",
+    off=1,
+)
+
+
+def check_consumer_concurrency(value: int, settings: Settings, *, floor: int = 1) -> None:
+    """`consumer_concurrency` within `floor`..1000, and at least 2 in production, where a
+    reservation of 1 (no cap on the pollers) fails the pack's STACK-002."""
+    if settings.production:
+        floor = max(floor, defaults.SQS_MIN_MAXIMUM_CONCURRENCY)
+    ceiling = defaults.SQS_MAX_MAXIMUM_CONCURRENCY
+    if not floor <= value <= ceiling:
+        where = " with environment 'prod'" if settings.production and value < floor else ""
+        raise ValueError(
+            f"consumer_concurrency must be between {floor} and {ceiling}{where} (got {value})"
+        )
+
+
+def maximum_concurrency(consumer_concurrency: int) -> int | None:
+    """A consumer's mapping cap: its reserved concurrency, absent below SQS's floor of 2."""
+    if consumer_concurrency < defaults.SQS_MIN_MAXIMUM_CONCURRENCY:
+        return None
+    return consumer_concurrency
 
 
 @dataclass(frozen=True, kw_only=True)

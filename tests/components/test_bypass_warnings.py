@@ -15,6 +15,7 @@ import pulumi_aws as aws
 import pytest
 
 from components.authorized_api import AuthorizedApi, AuthorizedApiArgs, RouteSpec
+from components.big_fan import BigFan, BigFanArgs
 from components.callback_workflow import CallbackWorkflow, CallbackWorkflowArgs
 from components.catalog import CATALOG
 from components.cdc_data_lake import CdcDataLake, CdcDataLakeArgs
@@ -23,6 +24,7 @@ from components.config import _PULUMI_NAMES
 from components.core.bucket import BUCKET_DEFAULTS
 from components.core.function import FUNCTION_DEFAULTS
 from components.core.pattern import Safeguard
+from components.core.queue import SERIAL_CONSUMER
 from components.core.table import EPHEMERAL_TABLE_DEFAULTS, TABLE_DEFAULTS
 from components.destined_lambda import BUS_DEFAULTS, DestinedLambda, DestinedLambdaArgs
 from components.dynamo_streamer import DynamoStreamer, DynamoStreamerArgs
@@ -107,6 +109,24 @@ CASES: list[Case] = [
         "sink_table is an existing resource",
         TABLE_DEFAULTS,
         lambda: ScalableWebhook("hook", ScalableWebhookArgs(sink_table=_table())),
+    ),
+    (
+        "ScalableWebhookArgs.consumer_concurrency",
+        "consumer_concurrency=1",
+        SERIAL_CONSUMER.defaults,
+        lambda: ScalableWebhook("hook", ScalableWebhookArgs(consumer_concurrency=1)),
+    ),
+    (
+        "BigFanArgs.consumer_concurrency",
+        "consumer_concurrency=1",
+        SERIAL_CONSUMER.defaults,
+        lambda: BigFan("fan", BigFanArgs(consumer_concurrency=1)),
+    ),
+    (
+        "EventBridgeEtlArgs.consumer_concurrency",
+        "consumer_concurrency=1",
+        SERIAL_CONSUMER.defaults,
+        lambda: EventBridgeEtl("etl", EventBridgeEtlArgs(consumer_concurrency=1)),
     ),
     (
         "ScalableWebhookArgs.api_key_required",

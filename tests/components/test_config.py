@@ -461,6 +461,20 @@ def test_every_problem_is_reported_at_once():
     ]
 
 
+@pytest.mark.parametrize("slug", ["scalable-webhook", "big-fan", "eventbridge-etl"])
+def test_a_serial_queue_consumer_is_refused_in_prod_and_allowed_in_dev(slug):
+    """Reserved concurrency 1 leaves the SQS mapping uncapped (its floor is 2): the pack's
+    STACK-002 fails it, mandatory in prod, so prod refuses it before any resource exists."""
+    serial = patterns({slug: {"consumer_concurrency": 1}})
+    assert problems_of({f"{NS}:environment": "prod", **serial}) == [
+        f"{PATTERNS}.{slug}: consumer_concurrency must be between 2 and 1000 with environment "
+        "'prod' (got 1)"
+    ]
+    (choice,) = parse({f"{NS}:environment": "dev", **serial}).patterns
+    assert choice.args.consumer_concurrency == 1
+    assert choice.args.bypassed()[0].startswith("consumer_concurrency=1, so these hardened")
+
+
 def test_a_problem_only_the_default_stand_in_causes_is_not_reported():
     # heartbeat_s=100 is below 2 x the default poll interval that stands in for the bad one.
     args = {"poll_interval_s": 5000, "heartbeat_s": 100}
