@@ -230,15 +230,23 @@ def _convert(value: Any, tp: Any, key: Key) -> Any:
 
 def _collect(items: Mapping[Any, tuple[Any, Any, Key]]) -> dict[Any, Any]:
     """Convert every item, raising the problems of all that fail together."""
-    converted, problems = {}, []
+    converted, failed = _convert_each(items)
+    if failed:
+        raise _Invalid([p for problems in failed.values() for p in problems])
+    return converted
+
+
+def _convert_each(
+    items: Mapping[Any, tuple[Any, Any, Key]],
+) -> tuple[dict[Any, Any], dict[Any, list[Problem]]]:
+    """Convert every item: the converted values, and the problems of each that fails."""
+    converted, failed = {}, {}
     for name, (value, tp, key) in items.items():
         try:
             converted[name] = _convert(value, tp, key)
         except _Invalid as error:
-            problems.extend(error.problems)
-    if problems:
-        raise _Invalid(problems)
-    return converted
+            failed[name] = error.problems
+    return converted, failed
 
 
 # `pulumi.Input[str]` in a field's type refers to "Output[T]" by name, which only pulumi's
@@ -332,13 +340,13 @@ def _build(cls: type, values: Mapping[str, Any], key: Key, **extra: Any) -> Any:
     missing = sorted(name for name in fields if name not in values and name not in _optional(cls))
     if missing:
         problems.append(Problem(key, f"missing argument {', '.join(map(repr, missing))}"))
-    blocked = bool(missing)  # an unknown argument does not stop the checks of the rest
-    try:
-        kwargs = _collect({n: (v, fields[n], (*key, n)) for n, v in values.items() if n in fields})
-    except _Invalid as error:
-        problems.extend(error.problems)
-        blocked = True
-    if blocked:
+    kwargs, failed = _convert_each(
+        {n: (v, fields[n], (*key, n)) for n, v in values.items() if n in fields}
+    )
+    problems += [p for found in failed.values() for p in found]
+    # An unknown argument does not stop the checks of the rest, nor does a wrong type where
+    # the argument has a default to stand in for it.
+    if missing or set(failed) - _optional(cls):
         raise _Invalid(problems)
 
     def place(name: str | None, message: str) -> Problem:
@@ -348,6 +356,8 @@ def _build(cls: type, values: Mapping[str, Any], key: Key, **extra: Any) -> Any:
         return Problem(key, message, at=(*key, name) if name else None)
 
     instance, found = _construct(cls, kwargs, place, **extra)
+    # as in _construct: a message that mentions a left-out argument may be about its default
+    found = [p for p in found if not any(re.search(rf"\b{n}\b", p.message) for n in failed)]
     if problems or found:
         raise _Invalid(problems + found)
     return instance

@@ -475,6 +475,18 @@ def test_a_serial_queue_consumer_is_refused_in_prod_and_allowed_in_dev(slug):
     assert choice.args.bypassed()[0].startswith("consumer_concurrency=1, so these hardened")
 
 
+def test_a_wrong_type_does_not_hide_the_other_arguments_problems():
+    # consumer_concurrency's default stands in for the mistyped value while the rest are
+    # checked; a required argument of the wrong type still stops the checks (nothing stands in).
+    raw = webhook(consumer_concurrency=1.5, throttle_rate=-1, stage_name="v 1")
+    assert problems_of(raw) == [
+        f"{PATTERNS}.scalable-webhook.consumer_concurrency: must be an integer (got 1.5)",
+        f"{PATTERNS}.scalable-webhook: stage_name must be 1-128 letters, digits, '-' or '_' "
+        "(got 'v 1')",
+        f"{PATTERNS}.scalable-webhook: throttle_rate must be positive (got -1.0)",
+    ]
+
+
 def test_a_problem_only_the_default_stand_in_causes_is_not_reported():
     # heartbeat_s=100 is below 2 x the default poll interval that stands in for the bad one.
     args = {"poll_interval_s": 5000, "heartbeat_s": 100}

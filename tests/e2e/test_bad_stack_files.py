@@ -219,6 +219,10 @@ def test_every_problem_is_listed_with_its_line_and_the_key_as_written(tmp_path):
             "throttle_rate, waf_acl_arn",
             f"{path}:13: serverless-patterns:patterns.scalable-webhook: stage_name must be "
             f"1-128 letters, digits, '-' or '_' (got '{'v' * 129}')",
+            # job's default stands in for the broken job, so the other arguments are checked
+            f"{path}:15: serverless-patterns:patterns.callback-workflow: timezone must be an "
+            "IANA time zone such as UTC or Europe/Lisbon (got 'Europe/Lisboa'; did you mean "
+            "Europe/Lisbon?)",
             f"{path}:17: serverless-patterns:patterns.callback-workflow.job: unknown argument "
             "'modul' (did you mean 'module'?); allowed: environment, module, statements, "
             "workspace_access",
