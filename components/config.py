@@ -172,7 +172,22 @@ def _invalid(key: Key, message: str) -> _Invalid:
     return _Invalid([Problem(key, message)])
 
 
+# The engine decrypts a secret before the program reads it; a stack file read offline
+# cannot be. No setting of the library is a secret in the first place.
+_ENCRYPTED = (
+    "is encrypted (`secure:`), which the offline preview cannot decrypt; no setting of this "
+    "library is a secret (a secret goes in Secrets Manager and is passed by ARN), so set it "
+    "in plain text"
+)
+
+
+def _encrypted(value: Any) -> bool:
+    return isinstance(value, Mapping) and list(value) == ["secure"]
+
+
 def _convert(value: Any, tp: Any, key: Key) -> Any:
+    if _encrypted(value):
+        raise _invalid(key, _ENCRYPTED)
     origin = typing.get_origin(tp)
     if origin is Literal:
         if value in typing.get_args(tp):
@@ -397,7 +412,9 @@ def _other_namespace_problems(raw: Mapping[str, Any]) -> list[Problem]:
             )
     region = raw.get(REGION_KEY)
     skip = _decode(raw.get(SKIP_REGION_VALIDATION_KEY)) is True
-    if region is not None and region not in REGIONS and not skip:
+    if region is not None and _encrypted(_decode(region)):
+        problems.append(Problem((REGION_KEY,), _ENCRYPTED))
+    elif region is not None and region not in REGIONS and not skip:
         close = difflib.get_close_matches(str(region), sorted(REGIONS), n=1)
         hint = f"; did you mean {close[0]}?" if close else ""
         problems.append(

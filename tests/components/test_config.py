@@ -487,6 +487,27 @@ def test_a_wrong_type_does_not_hide_the_other_arguments_problems():
     ]
 
 
+def test_an_encrypted_value_says_it_cannot_be_read_offline():
+    secret = json.dumps({"secure": "AAABAKx1"})  # as the stack file hands it over
+    raw = {
+        "aws:region": secret,
+        f"{NS}:alarmTopicArn": secret,
+        **webhook(stage_name={"secure": "AAABAKx2"}),
+    }
+    encrypted = (
+        "is encrypted (`secure:`), which the offline preview cannot decrypt; no setting of "
+        "this library is a secret (a secret goes in Secrets Manager and is passed by ARN), so "
+        "set it in plain text"
+    )
+    assert sorted(problems_of(raw)) == sorted(
+        [
+            f"aws:region: {encrypted}",
+            f"{NS}:alarmTopicArn: {encrypted}",
+            f"{PATTERNS}.scalable-webhook.stage_name: {encrypted}",
+        ]
+    )
+
+
 def test_a_problem_only_the_default_stand_in_causes_is_not_reported():
     # heartbeat_s=100 is below 2 x the default poll interval that stands in for the bad one.
     args = {"poll_interval_s": 5000, "heartbeat_s": 100}
