@@ -34,7 +34,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -289,19 +289,24 @@ _LEADING_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(?=[ :])")
 
 
 def _construct(
-    cls: type, kwargs: dict[str, Any], place: Callable[[str | None, str], Problem], **extra: Any
+    cls: type,
+    kwargs: dict[str, Any],
+    place: Callable[[str | None, str], Problem],
+    left_out: Iterable[str] = (),
+    **extra: Any,
 ) -> tuple[Any, list[Problem]]:
     """`cls(**kwargs)`, and every problem its checks find.
 
     A check raises at its first problem; its message starts with the argument's name. When
     that argument has a default, it is left out and the checks run again, so independent
     problems are reported together. A later message that mentions an argument left out is
-    dropped: it may only be about the default that stood in for it.
+    dropped: it may only be about the default that stood in for it. `left_out` names
+    arguments left out before (a value of the wrong type).
     """
     fields, optional = {f.name for f in dataclasses.fields(cls)}, _optional(cls)
     kwargs = dict(kwargs)
     problems: list[Problem] = []
-    left_out: list[str] = []
+    left_out = list(left_out)
     while True:
         try:
             return cls(**kwargs, **extra), problems
@@ -370,9 +375,7 @@ def _build(cls: type, values: Mapping[str, Any], key: Key, **extra: Any) -> Any:
             name, message = former, former + message[len(name) :]
         return Problem(key, message, at=(*key, name) if name else None)
 
-    instance, found = _construct(cls, kwargs, place, **extra)
-    # as in _construct: a message that mentions a left-out argument may be about its default
-    found = [p for p in found if not any(re.search(rf"\b{n}\b", p.message) for n in failed)]
+    instance, found = _construct(cls, kwargs, place, failed, **extra)
     if problems or found:
         raise _Invalid(problems + found)
     return instance

@@ -404,36 +404,6 @@ _ID_PREFIXES = (
     ("vpc", "vpc"),
 )
 _NONE = object()  # no plausible value (a resource reference, an untyped value)
-_SUBNET_TYPES = {  # awsx's subnet type -> the Vpc output listing their ids
-    "Public": "publicSubnetIds",
-    "Private": "privateSubnetIds",
-    "Isolated": "isolatedSubnetIds",
-}
-
-
-def _awsx_subnet_ids(context: _Context, inputs: Mapping[str, Any]) -> dict[str, list[str]]:
-    """`awsx.ec2.Vpc`'s subnet ids as awsx lays them out: one subnet per spec and zone, in
-    the zones named, else in `numberOfAvailabilityZones` (3 by default); the specs given,
-    else one Public and one Private. (Programs index them by zone: `public_subnet_ids[2]`.)"""
-    zones = inputs.get("availabilityZoneNames")
-    count = len(zones) if isinstance(zones, list) else inputs.get("numberOfAvailabilityZones")
-    # numbers arrive as the protocol carries them, as floats
-    count = int(count) if isinstance(count, int | float) and not isinstance(count, bool) else 3
-    specs = inputs.get("subnetSpecs")
-    if not isinstance(specs, list):
-        specs = [{"type": "Private"}, {"type": "Public"}]
-    ids: dict[str, list[str]] = {key: [] for key in _SUBNET_TYPES.values()}
-    for number, spec in enumerate(specs):
-        key = _SUBNET_TYPES.get(str(spec.get("type"))) if isinstance(spec, Mapping) else None
-        if key is not None:
-            made = (
-                _digest(context.typ, context.logical, str(number), str(zone), length=12)
-                for zone in range(count)
-            )
-            ids[key] += [f"subnet-{digest}" for digest in made]
-    return ids
-
-
 _DATE = "2026-01-01T00:00:00Z"
 
 
@@ -547,3 +517,33 @@ def policy_document_json(args: dict[str, Any]) -> dict[str, Any]:
             statement["Condition"] = condition
         statements.append(statement)
     return {"Version": args.get("version") or "2012-10-17", "Statement": statements}
+
+
+_SUBNET_TYPES = {  # awsx's subnet type -> the Vpc output listing their ids
+    "Public": "publicSubnetIds",
+    "Private": "privateSubnetIds",
+    "Isolated": "isolatedSubnetIds",
+}
+
+
+def _awsx_subnet_ids(context: _Context, inputs: Mapping[str, Any]) -> dict[str, list[str]]:
+    """`awsx.ec2.Vpc`'s subnet ids as awsx lays them out: one subnet per spec and zone, in
+    the zones named, else in `numberOfAvailabilityZones` (3 by default); the specs given,
+    else one Public and one Private. (Programs index them by zone: `public_subnet_ids[2]`.)"""
+    zones = inputs.get("availabilityZoneNames")
+    count = len(zones) if isinstance(zones, list) else inputs.get("numberOfAvailabilityZones")
+    # numbers arrive as the protocol carries them, as floats
+    count = int(count) if isinstance(count, int | float) and not isinstance(count, bool) else 3
+    specs = inputs.get("subnetSpecs")
+    if not isinstance(specs, list):
+        specs = [{"type": "Private"}, {"type": "Public"}]
+    ids: dict[str, list[str]] = {key: [] for key in _SUBNET_TYPES.values()}
+    for number, spec in enumerate(specs):
+        key = _SUBNET_TYPES.get(str(spec.get("type"))) if isinstance(spec, Mapping) else None
+        if key is not None:
+            made = (
+                _digest(context.typ, context.logical, str(number), str(zone), length=12)
+                for zone in range(count)
+            )
+            ids[key] += [f"subnet-{digest}" for digest in made]
+    return ids
