@@ -17,27 +17,57 @@ instead of the SDK's `_sync_await`, which would pump the running loop from insid
 own callbacks: the simulated cloud's values are plain data, so the serialization finishes
 without waiting, and a step that does wait is waited for the SDK's way.
 
+URNs. Every registration also computes the URN the SDK would make up without a monitor
+(`create_urn(name, type, parent_urn)`, awaited, then unused when a monitor answers): an
+`Output.all(...).apply(...)` of plain strings, a handful of tasks and loop callbacks each,
+about 7% of the dev stack's run. `create_urn` gives the same URN as a known Output at once
+when its arguments are plain strings, and defers to the SDK's otherwise.
+
+Outputs of a resource's properties. For each property of each resource the SDK makes four
+futures (value, known, secret, dependencies) and an Output whose task awaits them: about
+21,000 tasks on the dev stack, most of the loop's work. `transfer_properties` makes one
+future of the Output's data per property and resolves it with the same value, known and
+secret flags, dependencies and error, so each Output is ready when its resource's answer
+is; the SDK's one loop turn later (an order of callbacks no program may rely on).
+
+The two replacements of whole SDK functions apply only to the SDK code they were proven
+against (its source's digest, `_PROVEN`): another SDK version runs its own.
 tests/e2e/test_sdk_patches.py proves the requests and answers are byte-for-byte the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
+import inspect
 import pathlib
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
+import pulumi
+from pulumi.output import _OutputData
 from pulumi.runtime import _context as sdk_context
 from pulumi.runtime import mocks as sdk_mocks
 from pulumi.runtime import resource as sdk_resource
+from pulumi.runtime import rpc as sdk_rpc
+from pulumi.runtime import settings as sdk_settings
 from pulumi.runtime.proto import source_pb2
 
 T = TypeVar("T")
 
 _sdk_stack_trace = sdk_resource._get_stack_trace
+_sdk_create_urn = sdk_resource.create_urn
+_sdk_transfer_properties = sdk_rpc.transfer_properties
+# The SDK functions replaced whole: the digest of the source each replacement was proven
+# against (pulumi 3.272.0).
+_PROVEN = {
+    _sdk_create_urn: "b4efa209c920a83a",
+    _sdk_transfer_properties: "0e7c02ffa04ff20b",
+}
 _sdk_sync_await = sdk_mocks._sync_await
 _frames: dict[tuple[str, int | None], source_pb2.StackFrame] = {}
 
@@ -79,6 +109,68 @@ def stack_trace() -> source_pb2.StackTrace:
         frames.append(_frame(caller.f_code.co_filename, caller.f_lineno))
         caller = caller.f_back
     return source_pb2.StackTrace(frames=frames)
+
+
+def create_urn(
+    name: Any, type_: Any, parent: Any = None, project: str | None = None, stack: str | None = None
+) -> pulumi.Output[str]:
+    """`pulumi.runtime.resource.create_urn`: for plain strings, the same URN, known, not
+    secret and without dependencies, as an Output made at once; else the SDK's own."""
+    if not (isinstance(name, str) and isinstance(type_, str) and isinstance(parent, str | None)):
+        return _sdk_create_urn(name, type_, parent, project, stack)
+    if parent is not None:
+        prefix = parent[0 : parent.rfind("::")] + "$"
+    else:
+        stack = sdk_settings.get_stack() if stack is None else stack
+        project = sdk_settings.get_project() if project is None else project
+        prefix = "urn:pulumi:" + stack + "::" + project + "::"
+    return pulumi.Output.from_input(prefix + type_ + "::" + name)
+
+
+def transfer_properties(
+    res: pulumi.Resource, props: Mapping[str, Any], custom: bool
+) -> dict[str, Callable[..., None]]:
+    """`pulumi.runtime.rpc.transfer_properties`: an Output for each of `res`'s properties
+    (but its URN, and a custom resource's id) and the resolver that settles it, with one
+    future of the Output's data in place of four futures and a task."""
+    resolvers: dict[str, Callable[..., None]] = {}
+    for name in props:
+        if name == "urn" or (name == "id" and custom):
+            continue  # the SDK's own outputs, resolved elsewhere
+        data: asyncio.Future[_OutputData[Any]] = asyncio.Future()
+        resolvers[name] = functools.partial(_resolve, res, data)
+        res.__dict__[name] = pulumi.Output._from_data(data)
+    return resolvers
+
+
+def _resolve(
+    res: pulumi.Resource,
+    data: asyncio.Future[_OutputData[Any]],
+    value: Any,
+    is_known: bool,
+    is_secret: bool,
+    deps: set[pulumi.Resource] | None,
+    failed: Exception | None,
+) -> None:
+    """The SDK's `do_resolve`: the property's dependencies are its own and the resource."""
+    if failed is not None:
+        data.set_exception(failed)
+        return
+    resources = set(deps) if deps else set()
+    resources.add(res)
+    data.set_result(
+        _OutputData(resources=resources, value=value, is_known=is_known, is_secret=is_secret)
+    )
+
+
+@functools.cache
+def proven(function: Callable[..., Any]) -> bool:
+    """Whether the SDK's `function` is the code its replacement here was proven against."""
+    try:
+        source = inspect.getsource(function)
+    except (OSError, TypeError):
+        return False
+    return hashlib.sha256(source.encode()).hexdigest()[:16] == _PROVEN.get(function)
 
 
 def settled(awaitable: Awaitable[T]) -> T:
@@ -128,9 +220,14 @@ def inline_rpcs(loop: asyncio.AbstractEventLoop) -> Callable[..., Any]:
 
 @contextmanager
 def installed(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[None]:
-    """`stack_trace` and `settled` in the SDK's place while the block runs, and with a
-    `loop`, its monitor calls in line (`inline_rpcs`)."""
+    """`stack_trace`, `settled`, and where `proven`, `create_urn` and `transfer_properties`
+    in the SDK's place while the block runs, and with a `loop`, its monitor calls in line
+    (`inline_rpcs`)."""
     sdk_resource._get_stack_trace = stack_trace
+    if proven(_sdk_create_urn):
+        sdk_resource.create_urn = create_urn
+    if proven(_sdk_transfer_properties):
+        sdk_rpc.transfer_properties = transfer_properties
     sdk_mocks._sync_await = settled
     if loop is not None:
         loop.run_in_executor = inline_rpcs(loop)  # type: ignore[method-assign,assignment]
@@ -138,6 +235,8 @@ def installed(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[None]:
         yield
     finally:
         sdk_resource._get_stack_trace = _sdk_stack_trace
+        sdk_resource.create_urn = _sdk_create_urn
+        sdk_rpc.transfer_properties = _sdk_transfer_properties
         sdk_mocks._sync_await = _sdk_sync_await
         if loop is not None:
             del loop.run_in_executor

@@ -10,9 +10,12 @@ import threading
 from contextlib import nullcontext
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 
 from preview import engine, sdk_patches
+from preview.cloud import SimulatedCloud
 
 
 class _Seen:
@@ -44,6 +47,23 @@ def _request(request: Any) -> bytes:
     return _bytes(request)
 
 
+def _aliased() -> None:
+    """Aliases: a renamed component of a former type, and its child, which inherits the
+    parent's aliases and has a former name of its own."""
+    component = pulumi.ComponentResource(
+        "acme:index:Service",
+        "orders",
+        opts=pulumi.ResourceOptions(
+            aliases=[pulumi.Alias(type_="acme:index:OldService"), pulumi.Alias(name="sales")]
+        ),
+    )
+    aws.sqs.Queue(
+        "orders-queue",
+        opts=pulumi.ResourceOptions(parent=component, aliases=[pulumi.Alias(name="jobs")]),
+    )
+    component.register_outputs({})
+
+
 def _run(monkeypatch: pytest.MonkeyPatch, patched: bool, stack: str = "scalable-webhook") -> _Seen:
     seen = _Seen()
     register, invoke = engine.RecordingMonitor.RegisterResource, engine.RecordingMonitor.Invoke
@@ -64,9 +84,124 @@ def _run(monkeypatch: pytest.MonkeyPatch, patched: bool, stack: str = "scalable-
     monkeypatch.setattr(engine.RecordingMonitor, "Invoke", invoking)
     if not patched:  # the SDK's own paths: the run installs nothing
         monkeypatch.setattr(engine.sdk_patches, "installed", lambda loop=None: nullcontext())
-    engine.run_main(stack)  # one call site for both runs: the same frames
+    if stack == "aliased":
+        engine.run(_aliased, stack="dev", config={}, project="acme")
+    else:
+        engine.run_main(stack)  # one call site for both runs: the same frames
     monkeypatch.undo()
     return seen
+
+
+def test_aliased_resources_send_the_same_requests_as_with_the_sdk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sdk, fast = (_run(monkeypatch, patched, "aliased") for patched in (False, True))
+    assert fast.registered == sdk.registered
+    specs = [
+        (alias.spec.name, alias.spec.type)
+        for request, _ in sdk.registered.values()
+        for alias in engine.resource_pb2.RegisterResourceRequest.FromString(request).aliases
+    ]
+    # Not vacuous: the requests carry the aliases (as specs: the monitor supports them)
+    assert ("", "acme:index:OldService") in specs and ("jobs", "") in specs
+
+
+@pytest.mark.parametrize(
+    ("name", "type_", "parent", "project", "stack"),
+    [
+        ("orders", "aws:sqs/queue:Queue", None, None, None),
+        ("orders", "aws:sqs/queue:Queue", None, "acme", "prod"),
+        (
+            "q",
+            "aws:sqs/queue:Queue",
+            "urn:pulumi:dev::acme::acme:index:Service::orders",
+            None,
+            None,
+        ),
+        ("q", "x:y:Z", "urn:pulumi:dev::acme::a:b:C$d:e:F::inner", None, None),
+        ("root", "pulumi:pulumi:Stack", "", None, None),
+    ],
+)
+def test_create_urn_is_the_sdks_for_plain_strings(name, type_, parent, project, stack) -> None:
+    from pulumi.runtime import resource
+
+    async def both() -> list[tuple[Any, ...]]:
+        made = [
+            make(name, type_, parent, project, stack)
+            for make in (sdk_patches._sdk_create_urn, sdk_patches.create_urn)
+        ]
+        return [
+            (await urn.future(), await urn.is_known(), await urn.is_secret(), await urn.resources())
+            for urn in made
+        ]
+
+    pulumi.runtime.set_mocks(SimulatedCloud(), project="acme", stack="dev")
+    assert resource.create_urn is sdk_patches._sdk_create_urn  # not left installed
+    sdk, fast = asyncio.new_event_loop().run_until_complete(both())
+    assert fast == sdk
+
+
+class _Resource:
+    """Stands in for a resource: transfer_properties only sets attributes on it."""
+
+
+@pytest.mark.parametrize(
+    "resolution",
+    [
+        ("queue-url", True, False, set(), None),
+        ({"a": [1, 2]}, True, True, {"dep"}, None),
+        (None, False, False, None, None),
+        ("x", True, False, set(), ValueError("the resource failed")),
+    ],
+    ids=["known", "secret-with-deps", "unknown", "failed"],
+)
+def test_transfer_properties_resolves_outputs_as_the_sdks_do(resolution) -> None:
+    value, known, secret, deps, failed = resolution
+
+    async def outputs() -> list[tuple[Any, ...]]:
+        seen = []
+        for transfer in (sdk_patches._sdk_transfer_properties, sdk_patches.transfer_properties):
+            res = _Resource()
+            resolvers = transfer(res, {"url": None, "urn": None, "id": None}, True)
+            assert set(resolvers) == {"url"} and not hasattr(res, "urn")
+            resolvers["url"](value, known, secret, deps, failed)
+            output = res.url
+            try:
+                got: tuple[Any, ...] = (
+                    await output.future(),
+                    await output.future(with_unknowns=True),
+                    await output.is_known(),
+                    await output.is_secret(),
+                    {type(r).__name__ if r is res else r for r in await output.resources()},
+                )
+            except ValueError as error:
+                got = ("raised", str(error))
+            finally:  # a failed Output stays tracked for the program's end: not this test's
+                output._untrack()
+            seen.append(got)
+        return seen
+
+    sdk, fast = asyncio.new_event_loop().run_until_complete(outputs())
+    assert fast == sdk
+
+
+def test_the_replacements_were_proven_against_this_sdk() -> None:
+    """A new pulumi changes these digests: compare the SDK's new code with the replacement,
+    re-run these tests, then update `_PROVEN`."""
+    assert sdk_patches.proven(sdk_patches._sdk_create_urn)
+    assert sdk_patches.proven(sdk_patches._sdk_transfer_properties)
+
+
+def test_an_sdk_function_of_another_version_is_left_in_place(monkeypatch) -> None:
+    from pulumi.runtime import rpc
+
+    monkeypatch.setitem(sdk_patches._PROVEN, sdk_patches._sdk_transfer_properties, "0" * 16)
+    sdk_patches.proven.cache_clear()
+    try:
+        with sdk_patches.installed():
+            assert rpc.transfer_properties is sdk_patches._sdk_transfer_properties
+    finally:
+        sdk_patches.proven.cache_clear()
 
 
 @pytest.mark.parametrize("stack", ["scalable-webhook", "dev"])
@@ -89,16 +224,20 @@ def test_the_same_requests_and_answers_as_the_sdk(
 
 
 def test_the_sdk_paths_are_restored_after_a_run() -> None:
-    from pulumi.runtime import mocks, resource
+    from pulumi.runtime import mocks, resource, rpc
 
-    capture, sync_await = resource._get_stack_trace, mocks._sync_await
+    capture, sync_await, urn = resource._get_stack_trace, mocks._sync_await, resource.create_urn
+    transfer = rpc.transfer_properties
     loop = asyncio.new_event_loop()
     try:
         with sdk_patches.installed(loop):
             assert resource._get_stack_trace is sdk_patches.stack_trace
             assert mocks._sync_await is sdk_patches.settled
+            assert resource.create_urn is sdk_patches.create_urn
+            assert rpc.transfer_properties is sdk_patches.transfer_properties
             assert "run_in_executor" in vars(loop)
         assert resource._get_stack_trace is capture and mocks._sync_await is sync_await
+        assert resource.create_urn is urn and rpc.transfer_properties is transfer
         assert "run_in_executor" not in vars(loop)
     finally:
         loop.close()
