@@ -28,10 +28,16 @@ futures (value, known, secret, dependencies) and an Output whose task awaits the
 21,000 tasks on the dev stack, most of the loop's work. `transfer_properties` makes one
 future of the Output's data per property and resolves it with the same value, known and
 secret flags, dependencies and error, so each Output is ready when its resource's answer
-is; the SDK's one loop turn later (an order of callbacks no program may rely on).
+is; the SDK's one loop turn later (an order of callbacks no program may rely on). They are
+tracked for the program's end only if they fail: the end waits for the registrations that
+settle them.
 
-The two replacements of whole SDK functions apply only to the SDK code they were proven
-against (its source's digest, `_PROVEN`): another SDK version runs its own.
+Annotations. For every input property it serializes, the SDK works out the T of its
+annotation (`Optional[Input[T]]`...) again; `unwrap_type` remembers the answer for each.
+
+The three replacements of whole SDK functions apply only to the SDK code they were proven
+against (the digest of its source and of the SDK code they build on, `_PROVEN`): another SDK
+version runs its own.
 tests/e2e/test_sdk_patches.py proves the requests and answers are byte-for-byte the same.
 """
 
@@ -49,6 +55,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 import pulumi
+from pulumi import _types as sdk_types
 from pulumi.output import _OutputData
 from pulumi.runtime import _context as sdk_context
 from pulumi.runtime import mocks as sdk_mocks
@@ -62,11 +69,16 @@ T = TypeVar("T")
 _sdk_stack_trace = sdk_resource._get_stack_trace
 _sdk_create_urn = sdk_resource.create_urn
 _sdk_transfer_properties = sdk_rpc.transfer_properties
-# The SDK functions replaced whole: the digest of the source each replacement was proven
-# against (pulumi 3.272.0).
-_PROVEN = {
-    _sdk_create_urn: "b4efa209c920a83a",
-    _sdk_transfer_properties: "0e7c02ffa04ff20b",
+_sdk_unwrap_type = sdk_types.unwrap_type
+# What each SDK function replaced whole was proven against (pulumi 3.272.0): the digest of
+# its source and of the sources of the SDK code its replacement builds on.
+_PROVEN: dict[Callable[..., Any], tuple[str, tuple[Any, ...]]] = {
+    _sdk_create_urn: ("b4efa209c920a83a", ()),
+    _sdk_transfer_properties: (
+        "3deb783202ff3098",
+        (pulumi.Output.__init__, pulumi.Output._track, pulumi.Output._from_data, _OutputData),
+    ),
+    _sdk_unwrap_type: ("e2f3b88d72603a89", (sdk_types._is_union_type, sdk_types.is_input_type)),
 }
 _sdk_sync_await = sdk_mocks._sync_await
 _frames: dict[tuple[str, int | None], source_pb2.StackFrame] = {}
@@ -132,14 +144,21 @@ def transfer_properties(
 ) -> dict[str, Callable[..., None]]:
     """`pulumi.runtime.rpc.transfer_properties`: an Output for each of `res`'s properties
     (but its URN, and a custom resource's id) and the resolver that settles it, with one
-    future of the Output's data in place of four futures and a task."""
+    future of the Output's data in place of four futures and a task.
+
+    The SDK tracks each Output until it settles (`Output._track`), so that the program's end
+    waits for it; these settle when the resource's registration ends, which the program's
+    end waits for first. So only a failed one is tracked, as the SDK keeps a failed Output
+    for the program's end to raise."""
     resolvers: dict[str, Callable[..., None]] = {}
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # the SDK's own outputs, resolved elsewhere
         data: asyncio.Future[_OutputData[Any]] = asyncio.Future()
         resolvers[name] = functools.partial(_resolve, res, data)
-        res.__dict__[name] = pulumi.Output._from_data(data)
+        output: pulumi.Output[Any] = object.__new__(pulumi.Output)
+        output._data = data
+        res.__dict__[name] = output
     return resolvers
 
 
@@ -155,6 +174,8 @@ def _resolve(
     """The SDK's `do_resolve`: the property's dependencies are its own and the resource."""
     if failed is not None:
         data.set_exception(failed)
+        with sdk_settings.SETTINGS.lock:
+            sdk_settings.SETTINGS.outputs.add(data)
         return
     resources = set(deps) if deps else set()
     resources.add(res)
@@ -163,14 +184,38 @@ def _resolve(
     )
 
 
+_unwrapped: dict[Any, Any] = {}
+
+
+def unwrap_type(typ: Any) -> Any:
+    """`pulumi._types.unwrap_type` (the T of `Optional[Input[T]]`...), remembered for each
+    annotation: the SDK asks again for every input property it serializes, and the answer
+    depends only on the annotation."""
+    try:
+        return _unwrapped[typ]
+    except KeyError:
+        unwrapped = _unwrapped[typ] = _sdk_unwrap_type(typ)
+        return unwrapped
+    except TypeError:  # an annotation that cannot be a key
+        return _sdk_unwrap_type(typ)
+
+
+def digest(function: Callable[..., Any]) -> str | None:
+    """The digest of `function`'s source and of the SDK code its replacement builds on."""
+    _, relied = _PROVEN.get(function, ("", ()))
+    try:
+        sources = [inspect.getsource(code) for code in (function, *relied)]
+    except (OSError, TypeError):
+        return None
+    return hashlib.sha256("\n".join(sources).encode()).hexdigest()[:16]
+
+
 @functools.cache
 def proven(function: Callable[..., Any]) -> bool:
-    """Whether the SDK's `function` is the code its replacement here was proven against."""
-    try:
-        source = inspect.getsource(function)
-    except (OSError, TypeError):
-        return False
-    return hashlib.sha256(source.encode()).hexdigest()[:16] == _PROVEN.get(function)
+    """Whether the SDK's `function`, and the SDK code its replacement here builds on, are
+    the code the replacement was proven against."""
+    expected, _ = _PROVEN.get(function, ("", ()))
+    return digest(function) == expected
 
 
 def settled(awaitable: Awaitable[T]) -> T:
@@ -220,14 +265,16 @@ def inline_rpcs(loop: asyncio.AbstractEventLoop) -> Callable[..., Any]:
 
 @contextmanager
 def installed(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[None]:
-    """`stack_trace`, `settled`, and where `proven`, `create_urn` and `transfer_properties`
-    in the SDK's place while the block runs, and with a `loop`, its monitor calls in line
-    (`inline_rpcs`)."""
+    """`stack_trace`, `settled`, and where `proven`, `create_urn`, `transfer_properties` and
+    `unwrap_type` in the SDK's place while the block runs, and with a `loop`, its monitor
+    calls in line (`inline_rpcs`)."""
     sdk_resource._get_stack_trace = stack_trace
     if proven(_sdk_create_urn):
         sdk_resource.create_urn = create_urn
     if proven(_sdk_transfer_properties):
         sdk_rpc.transfer_properties = transfer_properties
+    if proven(_sdk_unwrap_type):
+        sdk_types.unwrap_type = unwrap_type
     sdk_mocks._sync_await = settled
     if loop is not None:
         loop.run_in_executor = inline_rpcs(loop)  # type: ignore[method-assign,assignment]
@@ -237,6 +284,7 @@ def installed(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[None]:
         sdk_resource._get_stack_trace = _sdk_stack_trace
         sdk_resource.create_urn = _sdk_create_urn
         sdk_rpc.transfer_properties = _sdk_transfer_properties
+        sdk_types.unwrap_type = _sdk_unwrap_type
         sdk_mocks._sync_await = _sdk_sync_await
         if loop is not None:
             del loop.run_in_executor

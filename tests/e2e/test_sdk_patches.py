@@ -13,6 +13,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pytest
+from pulumi.runtime.settings import SETTINGS
 
 from preview import engine, sdk_patches
 from preview.cloud import SimulatedCloud
@@ -176,30 +177,73 @@ def test_transfer_properties_resolves_outputs_as_the_sdks_do(resolution) -> None
                 )
             except ValueError as error:
                 got = ("raised", str(error))
-            finally:  # a failed Output stays tracked for the program's end: not this test's
-                output._untrack()
+            await asyncio.sleep(0)  # the SDK's tracking lets go of a settled Output a turn later
+            # Tracked for the program's end (which raises its error) only if it failed
+            got += (output._data in SETTINGS.outputs,)
+            output._untrack()  # the program's end is not this test's
             seen.append(got)
         return seen
 
     sdk, fast = asyncio.new_event_loop().run_until_complete(outputs())
     assert fast == sdk
+    assert sdk[-1] is (failed is not None)  # not vacuous: the SDK's tracking is seen
+
+
+def _annotations(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """The annotations the SDK unwraps while it runs a program (on its own paths)."""
+    from pulumi import _types
+
+    seen: dict[int, Any] = {}
+
+    def recording(annotation: Any) -> Any:
+        seen[id(annotation)] = annotation
+        return sdk_patches._sdk_unwrap_type(annotation)
+
+    monkeypatch.setattr(_types, "unwrap_type", recording)
+    monkeypatch.setattr(engine.sdk_patches, "installed", lambda loop=None: nullcontext())
+    engine.run_main("scalable-webhook")
+    monkeypatch.undo()
+    return list(seen.values())
+
+
+def test_unwrap_type_gives_the_sdks_answer_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typing
+
+    annotations = _annotations(monkeypatch)
+    assert len(annotations) > 40
+    for annotation in annotations:
+        # Equal, and written the same: an equal annotation may be another object (typing's
+        # own cache of `Union[...]` and `Mapping[...]` conflates equal ones the same way)
+        expected = sdk_patches._sdk_unwrap_type(annotation)
+        for _ in ("computed", "remembered"):
+            unwrapped = sdk_patches.unwrap_type(annotation)
+            assert unwrapped == expected and repr(unwrapped) == repr(expected)
+    # Not vacuous: most are unwrapped (`Optional[Input[T]]` to T), not passed through
+    unwrapped = [a for a in annotations if sdk_patches._sdk_unwrap_type(a) is not a]
+    assert len(unwrapped) > len(annotations) / 2
+    unhashable = typing.Annotated[int, []]  # not a key: the SDK's answer each time
+    assert sdk_patches.unwrap_type(unhashable) == sdk_patches._sdk_unwrap_type(unhashable)
 
 
 def test_the_replacements_were_proven_against_this_sdk() -> None:
     """A new pulumi changes these digests: compare the SDK's new code with the replacement,
     re-run these tests, then update `_PROVEN`."""
-    assert sdk_patches.proven(sdk_patches._sdk_create_urn)
-    assert sdk_patches.proven(sdk_patches._sdk_transfer_properties)
+    for replaced in sdk_patches._PROVEN:
+        assert sdk_patches.proven(replaced), (replaced.__name__, sdk_patches.digest(replaced))
 
 
 def test_an_sdk_function_of_another_version_is_left_in_place(monkeypatch) -> None:
-    from pulumi.runtime import rpc
+    from pulumi.runtime import resource, rpc
 
-    monkeypatch.setitem(sdk_patches._PROVEN, sdk_patches._sdk_transfer_properties, "0" * 16)
+    proven = sdk_patches._PROVEN[sdk_patches._sdk_transfer_properties]
+    monkeypatch.setitem(
+        sdk_patches._PROVEN, sdk_patches._sdk_transfer_properties, ("0" * 16, proven[1])
+    )
     sdk_patches.proven.cache_clear()
     try:
         with sdk_patches.installed():
             assert rpc.transfer_properties is sdk_patches._sdk_transfer_properties
+            assert resource.create_urn is sdk_patches.create_urn  # the others still apply
     finally:
         sdk_patches.proven.cache_clear()
 
@@ -224,10 +268,11 @@ def test_the_same_requests_and_answers_as_the_sdk(
 
 
 def test_the_sdk_paths_are_restored_after_a_run() -> None:
+    from pulumi import _types
     from pulumi.runtime import mocks, resource, rpc
 
     capture, sync_await, urn = resource._get_stack_trace, mocks._sync_await, resource.create_urn
-    transfer = rpc.transfer_properties
+    transfer, unwrap = rpc.transfer_properties, _types.unwrap_type
     loop = asyncio.new_event_loop()
     try:
         with sdk_patches.installed(loop):
@@ -235,9 +280,11 @@ def test_the_sdk_paths_are_restored_after_a_run() -> None:
             assert mocks._sync_await is sdk_patches.settled
             assert resource.create_urn is sdk_patches.create_urn
             assert rpc.transfer_properties is sdk_patches.transfer_properties
+            assert _types.unwrap_type is sdk_patches.unwrap_type
             assert "run_in_executor" in vars(loop)
         assert resource._get_stack_trace is capture and mocks._sync_await is sync_await
         assert resource.create_urn is urn and rpc.transfer_properties is transfer
+        assert _types.unwrap_type is unwrap
         assert "run_in_executor" not in vars(loop)
     finally:
         loop.close()
