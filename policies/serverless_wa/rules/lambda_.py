@@ -225,8 +225,6 @@ RUNTIME_REMEDIATION = (
     "Raw: aws.lambda_.Function(..., runtime=aws.lambda_.Runtime.PYTHON3D13). "
     "Component: stack config `runtime: python3.13` (Settings.runtime)."
 )
-_SOON = (dt.date.today() + dt.timedelta(days=30)).isoformat()
-
 register(
     Rule(
         id="LAMBDA-004",
@@ -295,7 +293,12 @@ register(
                 case(
                     FUNCTION,
                     {"runtime": "python3.12"},
-                    config={"runtime_overrides": {"python3.12": {"deprecated": _SOON}}},
+                    # A fixed date inside the widest window (ten years), so the example
+                    # (and its generated page) stays the same from day to day
+                    config={
+                        "warn_days": 3650,
+                        "runtime_overrides": {"python3.12": {"deprecated": "2036-06-30"}},
+                    },
                 ),
             ),
         ),
