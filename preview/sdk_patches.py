@@ -51,7 +51,7 @@ import pathlib
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
-from types import FrameType
+from types import FrameType, ModuleType
 from typing import Any, TypeVar
 
 import pulumi
@@ -154,17 +154,16 @@ def transfer_properties(
     for name in props:
         if name == "urn" or (name == "id" and custom):
             continue  # the SDK's own outputs, resolved elsewhere
-        data: asyncio.Future[_OutputData[Any]] = asyncio.Future()
-        resolvers[name] = functools.partial(_resolve, res, data)
         output: pulumi.Output[Any] = object.__new__(pulumi.Output)
-        output._data = data
+        output._data = asyncio.Future()
+        resolvers[name] = functools.partial(_resolve, res, output)
         res.__dict__[name] = output
     return resolvers
 
 
 def _resolve(
     res: pulumi.Resource,
-    data: asyncio.Future[_OutputData[Any]],
+    output: pulumi.Output[Any],
     value: Any,
     is_known: bool,
     is_secret: bool,
@@ -172,10 +171,10 @@ def _resolve(
     failed: Exception | None,
 ) -> None:
     """The SDK's `do_resolve`: the property's dependencies are its own and the resource."""
+    data = output._data
     if failed is not None:
         data.set_exception(failed)
-        with sdk_settings.SETTINGS.lock:
-            sdk_settings.SETTINGS.outputs.add(data)
+        output._track()  # kept, failed, for the program's end to raise
         return
     resources = set(deps) if deps else set()
     resources.add(res)
@@ -263,18 +262,23 @@ def inline_rpcs(loop: asyncio.AbstractEventLoop) -> Callable[..., Any]:
     return run_in_executor
 
 
+# The SDK functions replaced whole where `proven`: module, name, the SDK's, the replacement.
+_WHOLE: tuple[tuple[ModuleType, str, Callable[..., Any], Callable[..., Any]], ...] = (
+    (sdk_resource, "create_urn", _sdk_create_urn, create_urn),
+    (sdk_rpc, "transfer_properties", _sdk_transfer_properties, transfer_properties),
+    (sdk_types, "unwrap_type", _sdk_unwrap_type, unwrap_type),
+)
+
+
 @contextmanager
 def installed(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[None]:
     """`stack_trace`, `settled`, and where `proven`, `create_urn`, `transfer_properties` and
     `unwrap_type` in the SDK's place while the block runs, and with a `loop`, its monitor
     calls in line (`inline_rpcs`)."""
     sdk_resource._get_stack_trace = stack_trace
-    if proven(_sdk_create_urn):
-        sdk_resource.create_urn = create_urn
-    if proven(_sdk_transfer_properties):
-        sdk_rpc.transfer_properties = transfer_properties
-    if proven(_sdk_unwrap_type):
-        sdk_types.unwrap_type = unwrap_type
+    for module, name, sdk, replacement in _WHOLE:
+        if proven(sdk):
+            setattr(module, name, replacement)
     sdk_mocks._sync_await = settled
     if loop is not None:
         loop.run_in_executor = inline_rpcs(loop)  # type: ignore[method-assign,assignment]
@@ -282,9 +286,8 @@ def installed(loop: asyncio.AbstractEventLoop | None = None) -> Iterator[None]:
         yield
     finally:
         sdk_resource._get_stack_trace = _sdk_stack_trace
-        sdk_resource.create_urn = _sdk_create_urn
-        sdk_rpc.transfer_properties = _sdk_transfer_properties
-        sdk_types.unwrap_type = _sdk_unwrap_type
+        for module, name, sdk, _ in _WHOLE:
+            setattr(module, name, sdk)
         sdk_mocks._sync_await = _sdk_sync_await
         if loop is not None:
             del loop.run_in_executor
